@@ -1,0 +1,89 @@
+// See MPIShim.h for why this file exists. It is the only file in Carve that includes <mpi.h>.
+#include "MPIShim.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <string.h>
+
+int carve_mpi_init(int *provided) {
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, provided);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+int carve_mpi_finalize(void) { return MPI_Finalize(); }
+
+int carve_mpi_initialized(void) {
+    int flag = 0;
+    MPI_Initialized(&flag);
+    return flag;
+}
+
+int carve_mpi_finalized(void) {
+    int flag = 0;
+    MPI_Finalized(&flag);
+    return flag;
+}
+
+int carve_mpi_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
+int carve_mpi_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
+
+// MPI counts are ints: split larger buffers into INT_MAX-sized pieces.
+static int allreduce_pieces(void *buffer, size_t count, size_t elem, MPI_Datatype type, MPI_Op op) {
+    char *p = (char *)buffer;
+    while (count > 0) {
+        size_t n = count > (size_t)INT_MAX ? (size_t)INT_MAX : count;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, p, (int)n, type, op, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        p += n * elem;
+        count -= n;
+    }
+    return MPI_SUCCESS;
+}
+
+int carve_mpi_allreduce_sum_float(float *buffer, size_t count) {
+    return allreduce_pieces(buffer, count, sizeof(float), MPI_FLOAT, MPI_SUM);
+}
+int carve_mpi_allreduce_sum_double(double *buffer, size_t count) {
+    return allreduce_pieces(buffer, count, sizeof(double), MPI_DOUBLE, MPI_SUM);
+}
+int carve_mpi_allreduce_sum_int64(int64_t *buffer, size_t count) {
+    return allreduce_pieces(buffer, count, sizeof(int64_t), MPI_INT64_T, MPI_SUM);
+}
+int carve_mpi_allreduce_max_int64(int64_t *buffer, size_t count) {
+    return allreduce_pieces(buffer, count, sizeof(int64_t), MPI_INT64_T, MPI_MAX);
+}
+
+int carve_mpi_broadcast_bytes(void *buffer, size_t count, int root) {
+    char *p = (char *)buffer;
+    while (count > 0) {
+        size_t n = count > (size_t)INT_MAX ? (size_t)INT_MAX : count;
+        int rc = MPI_Bcast(p, (int)n, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        p += n;
+        count -= n;
+    }
+    return MPI_SUCCESS;
+}
+
+int carve_mpi_allgather_bytes(const void *send, void *receive, size_t count) {
+    if (count > (size_t)INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Allgather(send, (int)count, MPI_BYTE, receive, (int)count, MPI_BYTE, MPI_COMM_WORLD);
+}
+
+int carve_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+int carve_mpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
+
+void carve_mpi_error_string(int code, char *buffer, size_t capacity) {
+    if (capacity == 0) return;
+    char message[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(code, message, &length) != MPI_SUCCESS) {
+        strncpy(message, "unknown MPI error", sizeof message);
+        length = (int)strlen(message);
+    }
+    size_t n = (size_t)length < capacity - 1 ? (size_t)length : capacity - 1;
+    memcpy(buffer, message, n);
+    buffer[n] = '\0';
+}
