@@ -23,7 +23,7 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "DDP", dependencies: ["Tensor", "MPIShim"]),
-        .target(name: "Imaging", dependencies: ["PNGShim", "Tensor"]),
+        .target(name: "Imaging", dependencies: ["PNGShim", "Tensor"], resources: [.copy("Resources")]),
         .target(name: "Carve", dependencies: ["Tensor", "DDP", "Imaging"]),
         .executableTarget(
             name: "Apps",

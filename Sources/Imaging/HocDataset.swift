@@ -1,0 +1,273 @@
+// hoc data (paper, "Learning Instance Appearances and Masks From One Image of HOC", Data
+// Preparation): patches cut from one image of a dense homogeneous object cluster with a window
+// of ~1.5× the largest instance, scaled to 64 × 64, optionally flipped; backgrounds are real
+// patches with a black disk of radius ~20/64 of the patch at the centre.
+// N = batch, P = patch size; batches are N × 3 × P × P, Float32, contiguous.
+import Foundation
+import Tensor
+
+/// How patches are cut from a hoc image.
+public struct HocOptions: Sendable, Equatable {
+    /// The side of the square window in source pixels (~1.5× the largest instance); nil picks
+    /// the dataset's recorded window (synthetic data, embedded photo) or a quarter of the
+    /// shorter image side.
+    public var window: Int?
+    /// The distance between neighbouring windows in source pixels; nil is window / 16.
+    public var stride: Int?
+    /// The side of the square patches handed to the model.
+    public var patchSize: Int
+    /// Adds mirror images left ↔ right (doubles the patch count).
+    public var horizontalFlips: Bool
+    /// Adds mirror images top ↔ bottom (doubles the patch count).
+    public var verticalFlips: Bool
+    /// The background disk radius as a fraction of the patch side (paper: 20 px of 64).
+    public var diskRadiusFraction: Float
+
+    /// Options with the paper's defaults (64 × 64 patches, disk radius 20/64, no flips).
+    public init(window: Int? = nil, stride: Int? = nil, patchSize: Int = 64, horizontalFlips: Bool = false,
+                verticalFlips: Bool = false, diskRadiusFraction: Float = 20.0 / 64.0) {
+        self.window = window
+        self.stride = stride
+        self.patchSize = patchSize
+        self.horizontalFlips = horizontalFlips
+        self.verticalFlips = verticalFlips
+        self.diskRadiusFraction = diskRadiusFraction
+    }
+}
+
+/// A hoc data set, or its options, that cannot be used; names the file or option.
+public enum DatasetError: LocalizedError, Equatable {
+    /// The window does not fit the image, or another option is out of range.
+    case badOption(name: String, reason: String)
+    /// A folder or list has no usable images.
+    case noImages(path: String)
+    /// A box or list file has a line that cannot be parsed.
+    case badLine(path: String, line: Int, reason: String)
+    /// A file referred to by a list is missing or unusable.
+    case missingFile(path: String, referencedFrom: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .badOption(let name, let reason): "\(name): \(reason)"
+        case .noImages(let path): "no PNG images found in \(path)"
+        case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
+        case .missingFile(let path, let from): "\(path) (listed in \(from)) does not exist"
+        }
+    }
+}
+
+/// Real patches of one (or a few) hoc images, addressable by index, plus their backgrounds.
+///
+/// Each source image is scaled once by patchSize / window (area filter), so a patch is a plain
+/// P × P copy; flips multiply the count (index = ((window · H) + h) · V + v style, see `locate`).
+///
+/// ```swift
+/// let data = try HocDataset.load(path: "cluster.png", options: HocOptions(window: 90, horizontalFlips: true))
+/// batch.withUnsafeMutableBufferPointer { data.fillPatches($0, indices: mySlice) }          // N × 3 × 64 × 64
+/// bg.withUnsafeMutableBufferPointer { data.fillBackgrounds($0, seed: 1, step: t, indices: mySlice) }
+/// ```
+public struct HocDataset: Sendable {
+    /// The options in effect, with `window` and `stride` resolved.
+    public let options: HocOptions
+    /// The sources as RGB, each scaled so that one window becomes `patchSize` pixels.
+    public let scaledSources: [Image]
+    /// Top-left corners (source, y, x) of every window in scaled coordinates.
+    let origins: [(source: Int, y: Int, x: Int)]
+
+    /// The side of every patch.
+    public var patchSize: Int { options.patchSize }
+    /// The number of distinct windows (before flips).
+    public var windowCount: Int { origins.count }
+    /// The number of patches, flips included.
+    public var count: Int { origins.count * (options.horizontalFlips ? 2 : 1) * (options.verticalFlips ? 2 : 1) }
+
+    /// Cuts patches from `images` (any channel count; converted to RGB).
+    /// - Throws: `DatasetError.badOption` when the window is larger than an image or sizes are not positive.
+    public init(images: [Image], options: HocOptions) throws {
+        guard let first = images.first else { throw DatasetError.noImages(path: "<memory>") }
+        var resolved = options
+        let shortest = images.map { min($0.height, $0.width) }.min()!
+        let window = options.window ?? max(16, min(first.height, first.width) / 4)
+        guard options.patchSize >= 4 else {
+            throw DatasetError.badOption(name: "patch size", reason: "\(options.patchSize) must be at least 4")
+        }
+        guard window >= 1 && window <= shortest else {
+            throw DatasetError.badOption(name: "window", reason: "\(window) px must be in 1...\(shortest) (the shorter image side)")
+        }
+        let stride = options.stride ?? max(1, window / 16)
+        guard stride >= 1 else { throw DatasetError.badOption(name: "stride", reason: "\(stride) must be at least 1") }
+        resolved.window = window
+        resolved.stride = stride
+
+        let scale = Double(options.patchSize) / Double(window)
+        var sources = [Image](), origins = [(source: Int, y: Int, x: Int)]()
+        for (s, image) in images.enumerated() {
+            let sh = max(options.patchSize, Int((Double(image.height) * scale).rounded()))
+            let sw = max(options.patchSize, Int((Double(image.width) * scale).rounded()))
+            sources.append(image.rgb().resized(height: sh, width: sw))
+            var y = 0
+            while y + window <= image.height {
+                var x = 0
+                while x + window <= image.width {
+                    let sy = min(Int((Double(y) * scale).rounded()), sh - options.patchSize)
+                    let sx = min(Int((Double(x) * scale).rounded()), sw - options.patchSize)
+                    origins.append((s, sy, sx))
+                    x += stride
+                }
+                y += stride
+            }
+        }
+        self.options = resolved
+        self.scaledSources = sources
+        self.origins = origins
+    }
+
+    /// Cuts patches from one image.
+    public init(image: Image, options: HocOptions) throws {
+        try self.init(images: [image], options: options)
+    }
+
+    // MARK: - Loading
+
+    /// Loads a hoc PNG, or a folder of them (e.g. `carve data synth-hoc` output).
+    ///
+    /// In a folder, files named `image-*.png` are used if present, otherwise every `*.png`; a
+    /// `dataset.json` with a `"window"` entry provides the default window.
+    /// - Throws: `ImageError` or `DatasetError` naming the file.
+    public static func load(path: String, options: HocOptions = HocOptions()) throws -> HocDataset {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ImageError.cannotOpen(path: path, reason: "no such file or directory")
+        }
+        var options = options
+        if !isDirectory.boolValue {
+            return try HocDataset(image: Image.read(path: path), options: options)
+        }
+        let names = try listPNGs(in: path)
+        let preferred = names.filter { $0.hasPrefix("image-") }
+        let chosen = preferred.isEmpty ? names : preferred
+        guard !chosen.isEmpty else { throw DatasetError.noImages(path: path) }
+        if options.window == nil, let info = try? SynthHocInfo.read(folder: path) {
+            options.window = info.window
+        }
+        let images = try chosen.map { try Image.read(path: (path as NSString).appendingPathComponent($0)) }
+        return try HocDataset(images: images, options: options)
+    }
+
+    /// The coins photo shipped with Carve (scikit-image's `coins`; see Resources/CREDITS.md)
+    /// with a 90-pixel window (~1.5× the largest coin), or synthetic beans if the resource
+    /// cannot be found. This is what `carve train` uses for hoc presets without `--data`.
+    public static func embeddedDefault(options: HocOptions = HocOptions()) throws -> HocDataset {
+        var options = options
+        if let url = embeddedCoinsURL, let image = try? Image.read(path: url.path) {
+            if options.window == nil { options.window = 90 }
+            return try HocDataset(image: image, options: options)
+        }
+        let synthetic = SynthHoc.generate(seed: 0, height: 256, width: 256)
+        if options.window == nil { options.window = synthetic.info.window }
+        return try HocDataset(image: synthetic.image, options: options)
+    }
+
+    /// The location of the shipped coins photo, if the resource bundle can be found.
+    ///
+    /// Looks next to the executable (SwiftPM's `carve_Imaging.resources` folder) and then in
+    /// the source tree this file was built from. Deliberately avoids `Bundle.module`, which
+    /// traps when the bundle is missing (e.g. a `carve` binary copied elsewhere).
+    public static var embeddedCoinsURL: URL? {
+        let executableFolder = URL(fileURLWithPath: CommandLine.arguments.first ?? ".")
+            .resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("carve_Imaging.resources/Resources/coins.png"),
+            executableFolder.appendingPathComponent("carve_Imaging.resources/Resources/coins.png"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/coins.png"),
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    // MARK: - Patches
+
+    /// Which window and which flips make patch `index`: index = (window · H + h) · V + v.
+    func locate(_ index: Int) -> (origin: Int, flipH: Bool, flipV: Bool) {
+        precondition(index >= 0 && index < count, "HocDataset: patch index \(index) outside 0..<\(count)")
+        let v = options.verticalFlips ? 2 : 1, h = options.horizontalFlips ? 2 : 1
+        return (index / (v * h), (index / v) % h == 1, index % v == 1)
+    }
+
+    /// Writes patch `index` (3 × P × P) to `out`.
+    public func writePatch(_ index: Int, to out: UnsafeMutablePointer<Float>) {
+        let (o, flipH, flipV) = locate(index)
+        let origin = origins[o]
+        let source = scaledSources[origin.source]
+        let p = patchSize, w = source.width, h = source.height
+        source.pixels.withUnsafeBufferPointer { src in
+            for c in 0..<3 {
+                for r in 0..<p {
+                    let sy = origin.y + (flipV ? p - 1 - r : r)
+                    let from = src.baseAddress! + (c * h + sy) * w + origin.x
+                    let to = out + (c * p + r) * p
+                    if flipH {
+                        for x in 0..<p { to[x] = from[p - 1 - x] }
+                    } else {
+                        to.update(from: from, count: p)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Patch `index` as an image (3 × P × P).
+    public func patch(_ index: Int) -> Image {
+        var image = Image(channels: 3, height: patchSize, width: patchSize)
+        image.pixels.withUnsafeMutableBufferPointer { writePatch(index, to: $0.baseAddress!) }
+        return image
+    }
+
+    /// Fills `out` (N × 3 × P × P, N = indices.count) with the patches `indices` (dataset indices,
+    /// e.g. this rank's slice of `Sharding.globalBatch`).
+    public func fillPatches(_ out: UnsafeMutableBufferPointer<Float>, indices: [Int]) {
+        let size = 3 * patchSize * patchSize
+        precondition(out.count == indices.count * size,
+                     "HocDataset.fillPatches: buffer of \(out.count) floats for \(indices.count) × 3 × \(patchSize) × \(patchSize)")
+        for (n, index) in indices.enumerated() { writePatch(index, to: out.baseAddress! + n * size) }
+    }
+
+    /// Fills `out` (N × 3 × P × P) with backgrounds: for global sample `g` = `samples[n]`, a real
+    /// patch chosen by CounterRNG(seed, "hoc-background", step, g) with a black disk of radius
+    /// `diskRadiusFraction · P` at its centre. Pure function of (seed, step, g).
+    public func fillBackgrounds(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, step: Int, samples: [Int]) {
+        let size = 3 * patchSize * patchSize
+        precondition(out.count == samples.count * size,
+                     "HocDataset.fillBackgrounds: buffer of \(out.count) floats for \(samples.count) × 3 × \(patchSize) × \(patchSize)")
+        for (n, g) in samples.enumerated() {
+            var rng = CounterRNG(seed: seed, purpose: "hoc-background", step: step, index: g)
+            let target = out.baseAddress! + n * size
+            writePatch(rng.int(below: count), to: target)
+            blackDisk(target, channels: 3, size: patchSize, radius: options.diskRadiusFraction * Float(patchSize))
+        }
+    }
+}
+
+/// Sets to 0 every pixel whose centre lies within `radius` of the image centre (C × S × S at `p`).
+public func blackDisk(_ p: UnsafeMutablePointer<Float>, channels: Int, size: Int, radius: Float) {
+    let centre = Float(size) / 2
+    for y in 0..<size {
+        let dy = Float(y) + 0.5 - centre
+        for x in 0..<size {
+            let dx = Float(x) + 0.5 - centre
+            if dx * dx + dy * dy <= radius * radius {
+                for c in 0..<channels { p[(c * size + y) * size + x] = 0 }
+            }
+        }
+    }
+}
+
+/// The sorted names of the `*.png` files directly in `folder`.
+func listPNGs(in folder: String) throws -> [String] {
+    let names: [String]
+    do {
+        names = try FileManager.default.contentsOfDirectory(atPath: folder)
+    } catch {
+        throw ImageError.cannotOpen(path: folder, reason: "cannot list the folder")
+    }
+    return names.filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }.sorted()
+}

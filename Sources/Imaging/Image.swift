@@ -1,0 +1,235 @@
+// Image: planar (CHW) Float32 pixels in [0, 1], read and written as PNG through PNGShim.
+// C = channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), H × W = spatial.
+import Foundation
+import PNGShim
+
+/// A planar Float32 image with values in [0, 1]: `pixels[(c · height + y) · width + x]`.
+///
+/// Channels are 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA), as stored in the PNG; call
+/// `rgb()` for the three colour channels every model expects.
+///
+/// ```swift
+/// let photo = try Image.read(path: "coins.png").rgb()
+/// let patch = photo.cropped(x: 10, y: 20, width: 96, height: 96).resized(height: 64, width: 64)
+/// try patch.write(path: "patch.png")
+/// ```
+public struct Image: Sendable, Equatable {
+    /// The number of planes: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
+    public let channels: Int
+    /// Rows.
+    public let height: Int
+    /// Columns.
+    public let width: Int
+    /// CHW values in [0, 1]; `channels · height · width` of them.
+    public var pixels: [Float]
+
+    /// The largest width × height `read(path:)` accepts by default (8192 × 8192).
+    public static let defaultMaxPixels = 1 << 26
+
+    /// Wraps `pixels` (CHW, `channels · height · width` values).
+    public init(channels: Int, height: Int, width: Int, pixels: [Float]) {
+        precondition(channels >= 1 && height >= 1 && width >= 1,
+                     "Image: shape [\(channels), \(height), \(width)] must be positive")
+        precondition(pixels.count == channels * height * width,
+                     "Image: \(pixels.count) values for shape [\(channels), \(height), \(width)]")
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.pixels = pixels
+    }
+
+    /// An image of the given shape with every value `value`.
+    public init(channels: Int, height: Int, width: Int, repeating value: Float = 0) {
+        self.init(channels: channels, height: height, width: width,
+                  pixels: [Float](repeating: value, count: channels * height * width))
+    }
+
+    /// The value at channel `c`, row `y`, column `x`.
+    @inlinable
+    public subscript(c: Int, y: Int, x: Int) -> Float {
+        get { pixels[(c * height + y) * width + x] }
+        set { pixels[(c * height + y) * width + x] = newValue }
+    }
+
+    /// The number of values in one plane (height · width).
+    public var planeSize: Int { height * width }
+}
+
+/// A PNG that could not be read or written; every case names the file.
+public enum ImageError: LocalizedError, Equatable {
+    /// The file could not be opened (missing, a directory, no permission).
+    case cannotOpen(path: String, reason: String)
+    /// The file has zero bytes.
+    case empty(path: String)
+    /// The file does not start with the PNG signature.
+    case notPNG(path: String)
+    /// libpng rejected the data: a bad chunk, CRC or compressed stream, or a truncated file.
+    case corrupt(path: String, reason: String)
+    /// The header declares more pixels than allowed; nothing was allocated.
+    case tooLarge(path: String, reason: String)
+    /// Writing failed (disk full, unsupported format); no partial file is left behind.
+    case writeFailed(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .cannotOpen(let path, let reason): "cannot open image \(path): \(reason)"
+        case .empty(let path): "image \(path) is empty (0 bytes)"
+        case .notPNG(let path): "image \(path) is not a PNG file (only PNG is supported)"
+        case .corrupt(let path, let reason): "image \(path) is corrupt or truncated: \(reason)"
+        case .tooLarge(let path, let reason): "image \(path) is too large: \(reason)"
+        case .writeFailed(let path, let reason): "cannot write image \(path): \(reason)"
+        }
+    }
+}
+
+// MARK: - Raw samples (shared by Image and LabelMap)
+
+/// Interleaved (HWC) 16-bit samples exactly as stored in a PNG, and its bit depth.
+struct PNGSamples {
+    var samples: [UInt16]
+    var channels: Int
+    var height: Int
+    var width: Int
+    var bitDepth: Int
+
+    /// Reads `path` through libpng; errors name the file.
+    static func read(path: String, maxPixels: Int) throws -> PNGSamples {
+        var message = [CChar](repeating: 0, count: 256)
+        var data: UnsafeMutablePointer<UInt16>? = nil
+        var channels: Int32 = 0, height: Int32 = 0, width: Int32 = 0, depth: Int32 = 0
+        let status = carve_png_read(path, UInt64(max(0, maxPixels)), &data, &channels, &height, &width,
+                                    &depth, &message, message.count)
+        let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard status == Int32(CARVE_PNG_OK), let data else {
+            switch Int(status) {
+            case Int(CARVE_PNG_CANNOT_OPEN): throw ImageError.cannotOpen(path: path, reason: reason)
+            case Int(CARVE_PNG_EMPTY): throw ImageError.empty(path: path)
+            case Int(CARVE_PNG_NOT_PNG): throw ImageError.notPNG(path: path)
+            case Int(CARVE_PNG_TOO_LARGE): throw ImageError.tooLarge(path: path, reason: reason)
+            default: throw ImageError.corrupt(path: path, reason: reason)
+            }
+        }
+        defer { carve_png_free(data) }
+        let count = Int(channels) * Int(height) * Int(width)
+        return PNGSamples(samples: Array(UnsafeBufferPointer(start: data, count: count)),
+                          channels: Int(channels), height: Int(height), width: Int(width),
+                          bitDepth: Int(depth))
+    }
+
+    /// Writes atomically: to a temporary file next to `path`, then renamed over it.
+    func write(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
+        var message = [CChar](repeating: 0, count: 256)
+        let status = samples.withUnsafeBufferPointer {
+            carve_png_write(temporary, $0.baseAddress, Int32(channels), Int32(height), Int32(width),
+                            Int32(bitDepth), &message, message.count)
+        }
+        guard status == Int32(CARVE_PNG_OK) else {
+            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ImageError.writeFailed(path: path, reason: reason)
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ImageError.writeFailed(path: path, reason: reason)
+        }
+    }
+}
+
+// MARK: - PNG reading and writing
+
+extension Image {
+    /// Reads a PNG (gray, gray+alpha, RGB, RGBA or palette; 1–16 bits) into [0, 1] floats.
+    ///
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - maxPixels: the largest width × height accepted; checked from the header before
+    ///     anything is allocated.
+    /// - Throws: `ImageError` naming the file when it is missing, empty, not a PNG, corrupt,
+    ///   truncated or too large.
+    public static func read(path: String, maxPixels: Int = Image.defaultMaxPixels) throws -> Image {
+        let raw = try PNGSamples.read(path: path, maxPixels: maxPixels)
+        let c = raw.channels, h = raw.height, w = raw.width
+        let scale: Float = raw.bitDepth == 16 ? 1 / 65535 : 1 / 255
+        var pixels = [Float](repeating: 0, count: c * h * w)
+        raw.samples.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                // HWC → CHW
+                for i in 0..<(h * w) {
+                    for k in 0..<c { dst[k * h * w + i] = Float(src[i * c + k]) * scale }
+                }
+            }
+        }
+        return Image(channels: c, height: h, width: w, pixels: pixels)
+    }
+
+    /// Writes the image as a PNG, atomically (temporary file + rename).
+    ///
+    /// Values are clamped to [0, 1] and rounded. 8-bit works for 1–4 channels; `bitDepth: 16`
+    /// is for gray images (height maps, masks).
+    /// - Throws: `ImageError.writeFailed` naming the file.
+    public func write(path: String, bitDepth: Int = 8) throws {
+        precondition(bitDepth == 8 || (bitDepth == 16 && channels == 1),
+                     "Image.write: bit depth \(bitDepth) with \(channels) channels (16 bits is gray only)")
+        let maxValue: Float = bitDepth == 16 ? 65535 : 255
+        let c = channels, n = planeSize
+        var samples = [UInt16](repeating: 0, count: c * n)
+        pixels.withUnsafeBufferPointer { src in
+            samples.withUnsafeMutableBufferPointer { dst in
+                // CHW → HWC
+                for k in 0..<c {
+                    for i in 0..<n {
+                        let v = min(max(src[k * n + i], 0), 1)
+                        dst[i * c + k] = UInt16((v * maxValue).rounded())
+                    }
+                }
+            }
+        }
+        try PNGSamples(samples: samples, channels: c, height: height, width: width, bitDepth: bitDepth)
+            .write(path: path)
+    }
+}
+
+// MARK: - Label maps
+
+/// A 16-bit instance label map: 0 is background, 1...65535 are instance ids.
+///
+/// Stored as a 16-bit gray PNG so the ids survive exactly.
+///
+/// ```swift
+/// let labels = try LabelMap.read(path: "instances-000.png")
+/// let pixelsOfObject3 = labels.labels.filter { $0 == 3 }.count
+/// ```
+public struct LabelMap: Sendable, Equatable {
+    /// Rows.
+    public let height: Int
+    /// Columns.
+    public let width: Int
+    /// Row-major ids, `height · width` of them.
+    public var labels: [UInt16]
+
+    /// Wraps row-major `labels`.
+    public init(height: Int, width: Int, labels: [UInt16]) {
+        precondition(labels.count == height * width, "LabelMap: \(labels.count) labels for \(height) × \(width)")
+        self.height = height
+        self.width = width
+        self.labels = labels
+    }
+
+    /// Reads a 16-bit (or 8-bit) gray PNG; the stored values are the ids.
+    /// - Throws: `ImageError` naming the file; `.corrupt` if it is not single-channel.
+    public static func read(path: String) throws -> LabelMap {
+        let raw = try PNGSamples.read(path: path, maxPixels: Image.defaultMaxPixels)
+        guard raw.channels == 1 else {
+            throw ImageError.corrupt(path: path, reason: "a label map must be gray, found \(raw.channels) channels")
+        }
+        return LabelMap(height: raw.height, width: raw.width, labels: raw.samples)
+    }
+
+    /// Writes a 16-bit gray PNG atomically.
+    public func write(path: String) throws {
+        try PNGSamples(samples: labels, channels: 1, height: height, width: width, bitDepth: 16).write(path: path)
+    }
+}
