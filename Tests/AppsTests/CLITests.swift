@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Runs the built `carve` binary, as swift-argument-parser's `AssertExecuteCommand` tests do: what
+/// a user sees for `--help`, `--version` and a bad flag (DESIGN.md, "Command line").
+@Suite struct CLITests {
+    let carve: URL
+
+    init() throws {
+        carve = try builtExecutable(named: "carve", environmentVariable: "CARVE_BIN")
+    }
+
+    @Test func helpShowsTheOverviewAndExitsZero() throws {
+        let result = try runExecutable(carve, arguments: ["--help"])
+        #expect(result.exitCode == 0, "stderr: \(result.standardError)")
+        #expect(result.standardOutput.contains("OVERVIEW:"), "stdout: \(result.standardOutput)")
+        #expect(result.standardOutput.contains("USAGE: carve"), "stdout: \(result.standardOutput)")
+        #expect(result.standardError.isEmpty, "stderr: \(result.standardError)")
+    }
+
+    @Test func versionPrintsTheVersionOfTheSources() throws {
+        let result = try runExecutable(carve, arguments: ["--version"])
+        #expect(result.exitCode == 0, "stderr: \(result.standardError)")
+        #expect(result.standardOutputLines == [try sourceVersion()], "stdout: \(result.standardOutput)")
+    }
+
+    @Test(arguments: [["--no-such-flag"], ["--no-such-flag=3"], ["no-such-command"]])
+    func aBadFlagGivesOneLineOnStandardErrorAndExitCode64(arguments: [String]) throws {
+        let result = try runExecutable(carve, arguments: arguments)
+        #expect(result.exitCode == 64, "stderr: \(result.standardError)")
+        #expect(result.standardErrorLines.count == 1, "stderr: \(result.standardError)")
+        let line = try #require(result.standardErrorLines.first)
+        #expect(line.hasPrefix("carve: "), "stderr: \(line)")
+        #expect(line.contains(arguments[0].split(separator: "=")[0]), "the line names the flag: \(line)")
+        #expect(result.standardOutput.isEmpty, "stdout: \(result.standardOutput)")
+    }
+}
+
+/// `carveVersion` as written in Sources/Carve/Version.swift (this target does not link Carve).
+private func sourceVersion() throws -> String {
+    let file = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/Carve/Version.swift")
+    let text = try String(contentsOf: file, encoding: .utf8)
+    let declaration = try #require(text.split(separator: "\n").first { $0.contains("let carveVersion") },
+                                   "no carveVersion in \(file.path)")
+    let quoted = declaration.split(separator: "\"", omittingEmptySubsequences: false)
+    try #require(quoted.count >= 3, "carveVersion is not a string literal: \(declaration)")
+    return String(quoted[1])
+}
