@@ -16,6 +16,18 @@ public func sgemm(
         blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
+/// Row-major single-precision matrix–vector product: y = alpha · op(A) · x + beta · y.
+///
+/// Shapes: A is [m, n] with row stride `lda`; op(A) is A (x [n], y [m]) or Aᵀ (x [m], y [n]).
+@inlinable
+public func sgemv(
+    transpose: Bool, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+) {
+    cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), alpha, a,
+                blasint(lda), x, 1, beta, y, 1)
+}
+
 /// OpenBLAS's view of the machine: the kernel set ("SkylakeX", "Haswell", "Zen", ...) and threads.
 public enum BLASInfo {
     /// The name of the core type whose kernels OpenBLAS selected.

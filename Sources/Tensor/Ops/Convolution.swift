@@ -1,0 +1,288 @@
+// 2-D convolution (PyTorch semantics) through im2col + sgemm, batched over the whole batch.
+// N = batch, C = input channels, H × W = input spatial, O = output channels, K = kernel size,
+// OH × OW = output spatial, S = stride. All tensors are NCHW, Float32, contiguous.
+//
+// Note [Batched columns]: the columns of a group of G samples are laid out [C·K·K, G·OH·OW]
+// (sample-major inside a row), so one sgemm covers the whole group. Small feature maps
+// (4×4, 8×8) would make per-sample GEMMs tiny and slow; one wide GEMM keeps OpenBLAS at full
+// speed, at the cost of a cheap reshuffle between [G, O, OH·OW] and [O, G·OH·OW].
+
+/// How much a convolution pads its input on each side.
+///
+/// `.explicit(p)` pads p on all four sides (an integer literal means this); `.same` is
+/// PyTorch's `padding='same'` for stride 1: K − 1 in total, (K − 1)/2 on top/left and the rest
+/// on bottom/right (the 4×4 stride-1 convs of Table 2 pad 1 before and 2 after).
+///
+/// ```swift
+/// let a: Padding = 1          // .explicit(1)
+/// let b: Padding = .same      // output H × W == input H × W at stride 1
+/// ```
+public enum Padding: ExpressibleByIntegerLiteral, Equatable, Sendable, CustomStringConvertible {
+    case explicit(Int)
+    case same
+
+    public init(integerLiteral value: Int) { self = .explicit(value) }
+
+    /// Padding before (top/left) and after (bottom/right) for kernel size `k`.
+    public func amounts(kernelSize k: Int) -> (before: Int, after: Int) {
+        switch self {
+        case .explicit(let p): return (p, p)
+        case .same: return ((k - 1) / 2, k - 1 - (k - 1) / 2)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .explicit(let p): return "\(p)"
+        case .same: return "same"
+        }
+    }
+}
+
+// MARK: - Geometry
+
+/// One image [C, H, W] and its columns [C·K·K, OH·OW] under a K×K window at stride S.
+/// A convolution reads the image through its columns; a transposed convolution writes the
+/// image from columns (col2im), with the same geometry.
+struct ConvGeometry {
+    let c: Int, h: Int, w: Int  // image
+    let k: Int, stride: Int
+    let padTop: Int, padLeft: Int
+    let oh: Int, ow: Int  // column grid (the conv's output spatial size)
+
+    init(c: Int, h: Int, w: Int, k: Int, stride: Int, padding: Padding) {
+        let (before, after) = padding.amounts(kernelSize: k)
+        self.c = c; self.h = h; self.w = w; self.k = k; self.stride = stride
+        padTop = before; padLeft = before
+        oh = (h + before + after - k) / stride + 1
+        ow = (w + before + after - k) / stride + 1
+    }
+
+    /// Rows of the column matrix: C·K·K.
+    var rows: Int { c * k * k }
+    /// Floats in one image.
+    var imageCount: Int { c * h * w }
+    /// Columns per sample: OH·OW.
+    var positions: Int { oh * ow }
+
+    /// For kernel column `kx`: the output columns ox whose input column ox·S − padLeft + kx
+    /// lies inside [0, W), as a half-open range.
+    @inline(__always)
+    func validX(_ kx: Int) -> (lo: Int, hi: Int) { valid(kx - padLeft, size: w, out: ow) }
+
+    @inline(__always)
+    func validY(_ ky: Int) -> (lo: Int, hi: Int) { valid(ky - padTop, size: h, out: oh) }
+
+    @inline(__always)
+    private func valid(_ offset: Int, size: Int, out: Int) -> (lo: Int, hi: Int) {
+        let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let last = size - 1 - offset
+        let hi = last < 0 ? 0 : min(out, last / stride + 1)
+        return (min(lo, out), max(min(lo, out), hi))
+    }
+}
+
+/// How many samples go into one group of batched columns (Note [Batched columns]): the whole
+/// batch unless the columns would exceed `limit` floats (64 MB).
+func samplesPerGroup(batch: Int, columnFloatsPerSample: Int, limit: Int = 16 << 20) -> Int {
+    max(1, min(batch, limit / max(columnFloatsPerSample, 1)))
+}
+
+// MARK: - im2col / col2im
+
+/// col[r, n·OH·OW + oy·OW + ox] = image[n, c, oy·S − padTop + ky, ox·S − padLeft + kx]
+/// (0 outside the image), r = (c·K + ky)·K + kx, for `samples` consecutive images.
+/// Shapes: images [G, C, H, W], col [C·K·K, G·OH·OW].
+func im2col(_ g: ConvGeometry, images: UnsafePointer<Float>, samples: Int, col: UnsafeMutablePointer<Float>) {
+    let ld = samples * g.positions
+    let kk = g.k * g.k
+    parallelFor(g.rows, grain: max(1, 32768 / max(ld, 1))) { rows in
+        for r in rows {
+            let ci = r / kk, ky = (r / g.k) % g.k, kx = r % g.k
+            let (x0, x1) = g.validX(kx)
+            let (y0, y1) = g.validY(ky)
+            let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
+            for n in 0..<samples {
+                let src = images + n * g.imageCount + ci * g.h * g.w
+                let dst = col + r * ld + n * g.positions
+                if y0 > 0 { dst.update(repeating: 0, count: y0 * g.ow) }
+                for oy in y0..<y1 {
+                    let srow = src + (oy * g.stride + iy0) * g.w + ix0
+                    let drow = dst + oy * g.ow
+                    for ox in 0..<x0 { drow[ox] = 0 }
+                    if g.stride == 1 {
+                        (drow + x0).update(from: srow + x0, count: x1 - x0)
+                    } else {
+                        let s = g.stride
+                        for ox in x0..<x1 { drow[ox] = srow[ox * s] }
+                    }
+                    for ox in x1..<g.ow { drow[ox] = 0 }
+                }
+                if y1 < g.oh { (dst + y1 * g.ow).update(repeating: 0, count: (g.oh - y1) * g.ow) }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: image[n, c, iy, ix] += col[r, n·OH·OW + oy·OW + ox] for every window
+/// position that reads (iy, ix). Shapes: col [C·K·K, G·OH·OW], images [G, C, H, W] (accumulated).
+func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, samples: Int, images: UnsafeMutablePointer<Float>) {
+    let ld = samples * g.positions
+    // Rows of one channel write only that channel's image plane, so channels run in parallel.
+    parallelFor(g.c, grain: max(1, 32768 / max(g.k * g.k * ld, 1))) { channels in
+        for ci in channels {
+            for ky in 0..<g.k {
+                let (y0, y1) = g.validY(ky)
+                for kx in 0..<g.k {
+                    let (x0, x1) = g.validX(kx)
+                    let r = (ci * g.k + ky) * g.k + kx
+                    let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
+                    for n in 0..<samples {
+                        let dst = images + n * g.imageCount + ci * g.h * g.w
+                        let src = col + r * ld + n * g.positions
+                        for oy in y0..<y1 {
+                            let drow = dst + (oy * g.stride + iy0) * g.w + ix0
+                            let srow = src + oy * g.ow
+                            if g.stride == 1 {
+                                for ox in x0..<x1 { drow[ox] += srow[ox] }
+                            } else {
+                                let s = g.stride
+                                for ox in x0..<x1 { drow[ox * s] += srow[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Layout shuffles between [G, C, P] and [C, G·P]
+
+/// dst[c, n·P + p] = src[n, c, p]. Shapes: src [G, C, P], dst [C, G·P].
+func channelMajor(_ src: UnsafePointer<Float>, samples: Int, channels: Int, positions p: Int,
+                  into dst: UnsafeMutablePointer<Float>) {
+    parallelFor(channels, grain: max(1, 32768 / max(samples * p, 1))) { cs in
+        for c in cs {
+            for n in 0..<samples {
+                (dst + c * samples * p + n * p).update(from: src + (n * channels + c) * p, count: p)
+            }
+        }
+    }
+}
+
+/// dst[n, c, p] (= or +=) src[c, n·P + p] + bias[c]. Shapes: src [C, G·P], dst [G, C, P], bias [C].
+func sampleMajor(_ src: UnsafePointer<Float>, samples: Int, channels: Int, positions p: Int,
+                 into dst: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, accumulate: Bool) {
+    parallelFor(channels, grain: max(1, 32768 / max(samples * p, 1))) { cs in
+        for c in cs {
+            let b = bias?[c] ?? 0
+            for n in 0..<samples {
+                let s = src + c * samples * p + n * p
+                let d = dst + (n * channels + c) * p
+                if accumulate {
+                    for i in 0..<p { d[i] += s[i] + b }
+                } else {
+                    for i in 0..<p { d[i] = s[i] + b }
+                }
+            }
+        }
+    }
+}
+
+/// db[c] += Σ_{n,p} dy[n, c, p]. Shapes: dy [N, C, P], db [C].
+func accumulateBiasGradient(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, positions p: Int,
+                            into db: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        var s: Float = 0
+        for n in 0..<batch {
+            let row = dy + (n * channels + c) * p
+            for i in 0..<p { s += row[i] }
+        }
+        db[c] += s
+    }
+}
+
+// MARK: - conv2d
+
+/// 2-D convolution with PyTorch semantics (cross-correlation, weight [O, C, K, K]).
+///
+/// Input x [N, C, H, W], output [N, O, OH, OW] with OH = (H + pad_top + pad_bottom − K)/S + 1
+/// (likewise OW). Gradients flow to x, weight and bias. Computed as im2col + one sgemm per
+/// group of samples; the backward is two sgemms and col2im.
+///
+/// - Parameters:
+///   - x: input [N, C, H, W].
+///   - weight: filters [O, C, K, K].
+///   - bias: [O], or nil.
+///   - stride: S (same in both directions).
+///   - padding: `.explicit(p)` (an integer) or `.same` (stride 1 only).
+///
+/// ```swift
+/// let x = Tensor.randomNormal([16, 3, 64, 64], seed: 1, purpose: "x")
+/// let w = Tensor.parameter([64, 3, 3, 3])
+/// let y = conv2d(x, weight: w, bias: nil, stride: 2, padding: 1)   // [16, 64, 32, 32]
+/// ```
+///
+/// The convolutions of Tables 1–2 (1×1; 3×3 s1/s2; 4×4 s1 "same" and s2; 2×2 s2).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding = 0) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4,
+                 "conv2d: input \(x.shape) and weight \(weight.shape) must both be 4-D (NCHW, OCKK)")
+    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let o = weight.shape[0], k = weight.shape[2]
+    precondition(weight.shape[1] == c && weight.shape[3] == k,
+                 "conv2d: input \(x.shape) has \(c) channels, weight \(weight.shape) expects \(weight.shape[1]) (square K×K)")
+    precondition(bias == nil || bias!.shape == [o], "conv2d: bias \(bias?.shape ?? []) for weight \(weight.shape)")
+    precondition(stride >= 1, "conv2d: stride \(stride)")
+    precondition(padding != .same || stride == 1, "conv2d: padding 'same' needs stride 1, got \(stride)")
+    let g = ConvGeometry(c: c, h: h, w: w, k: k, stride: stride, padding: padding)
+    precondition(g.oh >= 1 && g.ow >= 1,
+                 "conv2d: input \(x.shape) too small for kernel \(k) with padding \(padding), stride \(stride)")
+    let p = g.positions, rows = g.rows
+    let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, o) * p)
+
+    let out = Storage(count: n * o * p)  // y [N, O, OH·OW]
+    let yT = Storage(count: o * group * p)  // [O, G·OH·OW] (Note [Batched columns])
+    var kept: Storage?  // the columns, kept for the backward when the whole batch is one group
+    for n0 in Swift.stride(from: 0, to: n, by: group) {
+        let gn = min(group, n - n0)
+        let col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+        im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
+        // yT [O, G·P] = W [O, C·K·K] · col [C·K·K, G·P]
+        sgemm(transposeA: false, transposeB: false, m: o, n: gn * p, k: rows,
+              a: weight.data, lda: rows, b: col.pointer, ldb: gn * p, c: yT.pointer, ldc: gn * p)
+        sampleMajor(yT.pointer, samples: gn, channels: o, positions: p, into: out.pointer + n0 * o * p,
+                    bias: bias?.data, accumulate: false)
+        if gn == n { kept = col }
+    }
+    return Tensor.result(shape: [n, o, g.oh, g.ow], storage: out, parents: [x, weight] + (bias.map { [$0] } ?? [])) { y in
+        // forward was: col = im2col(x);  yT = W · col;  y = yT (sample-major) + b
+        // so:          dyT = dy (channel-major);  dW += dyT · colᵀ;  dcol = Wᵀ · dyT;  dx += col2im(dcol);
+        //              db += Σ_{n,p} dy
+        let dy = y.gradStorage!.pointer
+        if let bias, bias.requiresGrad { accumulateBiasGradient(dy, batch: n, channels: o, positions: p, into: bias.gradBuffer()) }
+        let dyT = Storage(count: o * group * p)  // [O, G·OH·OW]
+        for n0 in Swift.stride(from: 0, to: n, by: group) {
+            let gn = min(group, n - n0)
+            channelMajor(dy + n0 * o * p, samples: gn, channels: o, positions: p, into: dyT.pointer)
+            if weight.requiresGrad {
+                let col: Storage
+                if let kept { col = kept } else {
+                    col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+                    im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
+                }
+                // dW [O, C·K·K] += dyT [O, G·P] · colᵀ [G·P, C·K·K]
+                sgemm(transposeA: false, transposeB: true, m: o, n: rows, k: gn * p,
+                      a: dyT.pointer, lda: gn * p, b: col.pointer, ldb: gn * p,
+                      beta: 1, c: weight.gradBuffer(), ldc: rows)
+            }
+            if x.requiresGrad {
+                let dcol = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+                // dcol [C·K·K, G·P] = Wᵀ [C·K·K, O] · dyT [O, G·P]
+                sgemm(transposeA: true, transposeB: false, m: rows, n: gn * p, k: o,
+                      a: weight.data, lda: rows, b: dyT.pointer, ldb: gn * p, c: dcol.pointer, ldc: gn * p)
+                col2im(g, col: dcol.pointer, samples: gn, images: x.gradBuffer() + n0 * g.imageCount)
+            }
+        }
+    }
+}
