@@ -18,7 +18,7 @@ public final class Tensor {
     public let storage: Storage
     /// True when gradients flow into this tensor (parameters, gradcheck inputs, and op results
     /// computed from such tensors while recording).
-    public let requiresGrad: Bool
+    public var requiresGrad: Bool
     /// Accumulated gradient (same shape), allocated on first use.
     public internal(set) var gradStorage: Storage?
     /// A name for messages and checkpoints (parameters carry their dotted name).
