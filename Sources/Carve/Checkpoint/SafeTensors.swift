@@ -306,13 +306,15 @@ extension TensorFile {
                 if key.stringValue == "__metadata__" {
                     do {
                         metadata = try object.decode([String: String].self, forKey: key)
-                    } catch let error as DecodingError {
+                    } catch {
                         throw Problem(problem: .badMetadata(describe(error, under: key)))
                     }
                 } else {
                     do {
                         entries.append((key.stringValue, try object.decode(RawEntry.self, forKey: key)))
-                    } catch let error as DecodingError {
+                    } catch {
+                        // Not only DecodingError: Foundation's JSONDecoder lets its internal
+                        // JSONError through for numbers like 2.5 or 1e40 decoded as Int.
                         throw Problem(problem: .badEntry(tensor: key.stringValue, describe(error, under: key)))
                     }
                 }
@@ -323,12 +325,21 @@ extension TensorFile {
     private static func parseHeader(
         _ json: Data, fail: (SafeTensorsError.Problem) -> SafeTensorsError
     ) throws -> RawHeader {
+        // JSONSerialization parses eagerly and says where the syntax breaks; JSONDecoder decodes
+        // strings lazily and would report a bad byte as a problem of whichever entry holds it.
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: json)
+        } catch {
+            let why = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw fail(.headerNotJSON(why ?? error.localizedDescription))
+        }
+        guard object is [String: Any] else { throw fail(.headerNotJSON("the top level is not a JSON object")) }
         do {
             return try JSONDecoder().decode(RawHeader.self, from: json)
         } catch let error as RawHeader.Problem {
             throw fail(error.problem)
         } catch let error as DecodingError {
-            if case .typeMismatch = error { throw fail(.headerNotJSON("the top level is not a JSON object")) }
             throw fail(.headerNotJSON(describe(error, under: nil)))
         } catch {
             throw fail(.headerNotJSON("\(error)"))
@@ -336,8 +347,9 @@ extension TensorFile {
     }
 }
 
-/// A decoding error in words: "field shape: expected an array of integers".
-private func describe(_ error: DecodingError, under parent: (any CodingKey)?) -> String {
+/// A decoding error in words: "field shape: expected Array<Int>".
+private func describe(_ error: any Error, under parent: (any CodingKey)?) -> String {
+    guard let error = error as? DecodingError else { return "invalid value (\(error))" }
     func path(_ context: DecodingError.Context) -> String {
         var keys = context.codingPath.map(\.stringValue)
         if let parent, keys.first == parent.stringValue { keys.removeFirst() }
@@ -351,11 +363,7 @@ private func describe(_ error: DecodingError, under parent: (any CodingKey)?) ->
     case .valueNotFound(let type, let context):
         return path(context) + "expected \(type), found null"
     case .dataCorrupted(let context):
-        var why = context.debugDescription
-        if let underlying = context.underlyingError {
-            why += " (\((underlying as NSError).userInfo[NSDebugDescriptionErrorKey] ?? underlying))"
-        }
-        return path(context) + why
+        return path(context) + context.debugDescription
     @unknown default:
         return "\(error)"
     }
