@@ -13,7 +13,7 @@ struct CarveCommand: ParsableCommand {
             Run without mpirun for a single process; `mpirun -n 8 carve train ...` trains on 8 ranks.
             """,
         version: carveVersion,
-        subcommands: [])
+        subcommands: [DataCommand.self, BenchCommand.self])
 
     static func main() {
         OpenBLASCoreType.selectAVX512KernelsIfAvailable()

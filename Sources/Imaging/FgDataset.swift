@@ -210,7 +210,7 @@ public struct FgDataset: Sendable {
         let n = 3 * size * size
         crops.withUnsafeBufferPointer { src in
             let from = src.baseAddress! + index * n
-            for i in 0..<n { out[i] = Float(from[i]) * (1 / 255) }
+            for i in 0..<n { out[i] = Float(from[i]) / 255 }
         }
     }
 

@@ -152,13 +152,13 @@ extension Image {
     public static func read(path: String, maxPixels: Int = Image.defaultMaxPixels) throws -> Image {
         let raw = try PNGSamples.read(path: path, maxPixels: maxPixels)
         let c = raw.channels, h = raw.height, w = raw.width
-        let scale: Float = raw.bitDepth == 16 ? 1 / 65535 : 1 / 255
+        let maxValue: Float = raw.bitDepth == 16 ? 65535 : 255  // divide (not multiply) so k/255 is exact-rounded
         var pixels = [Float](repeating: 0, count: c * h * w)
         raw.samples.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
                 // HWC → CHW
                 for i in 0..<(h * w) {
-                    for k in 0..<c { dst[k * h * w + i] = Float(src[i * c + k]) * scale }
+                    for k in 0..<c { dst[k * h * w + i] = Float(src[i * c + k]) / maxValue }
                 }
             }
         }
