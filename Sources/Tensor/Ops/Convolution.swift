@@ -82,10 +82,14 @@ struct ConvGeometry {
     }
 }
 
+/// The most floats one group of batched columns may hold (64 MB); tests lower it to exercise
+/// several groups.
+nonisolated(unsafe) var convolutionColumnLimit = 16 << 20
+
 /// How many samples go into one group of batched columns (Note [Batched columns]): the whole
-/// batch unless the columns would exceed `limit` floats (64 MB).
-func samplesPerGroup(batch: Int, columnFloatsPerSample: Int, limit: Int = 16 << 20) -> Int {
-    max(1, min(batch, limit / max(columnFloatsPerSample, 1)))
+/// batch unless the columns would exceed `convolutionColumnLimit` floats.
+func samplesPerGroup(batch: Int, columnFloatsPerSample: Int) -> Int {
+    max(1, min(batch, convolutionColumnLimit / max(columnFloatsPerSample, 1)))
 }
 
 // MARK: - im2col / col2im

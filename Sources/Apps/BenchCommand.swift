@@ -1,0 +1,41 @@
+import ArgumentParser
+import Carve
+import Foundation
+
+/// `carve bench`: measurements of speed (ops; the training step and allreduce come later).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the speed of Carve's kernels and training step.",
+        subcommands: [BenchOpsCommand.self])
+}
+
+/// `carve bench ops [--json] [--batch 16]`: GFLOP/s of the Table 2 conv layers against sgemm.
+struct BenchOpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "Forward and backward GFLOP/s of every conv layer of the Table 2 G and D, next to sgemm 1024³.",
+        discussion: """
+            For 1-thread numbers run with OPENBLAS_NUM_THREADS=1 CARVE_THREADS=1. Prints the OpenBLAS core \
+            type and the CPU model it ran on.
+            """)
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    @Option(help: "Batch size of every layer.")
+    var batch = 16
+
+    @Option(help: "Timed repetitions per measurement (the median is reported).")
+    var repetitions = 5
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+    }
+
+    func run() throws {
+        let report = OpsBenchmark.run(batch: batch, repetitions: repetitions)
+        print(json ? report.json : report.text, terminator: json ? "\n" : "")
+    }
+}
