@@ -25,6 +25,7 @@ public struct FileError: LocalizedError, Equatable, Sendable {
     /// The system's message (`strerror`), or our own for non-errno failures.
     public var message: String
 
+    /// Creates the error for `path`, failing in `operation` with `message`.
     public init(path: String, operation: String, message: String) {
         self.path = path
         self.operation = operation
@@ -36,6 +37,7 @@ public struct FileError: LocalizedError, Equatable, Sendable {
         FileError(path: path, operation: operation, message: String(cString: strerror(code)))
     }
 
+    /// "PATH: OPERATION failed: MESSAGE", one line.
     public var errorDescription: String? { "\(path): \(operation) failed: \(message)" }
 }
 
@@ -83,8 +85,9 @@ public enum AtomicFile {
     /// Replaces `url` atomically with what `body` writes.
     ///
     /// The content goes to a temporary file in the same folder, which is fsynced and renamed over
-    /// `url`; then the folder is fsynced. If `body` or any step throws, the temporary file is
-    /// removed, `url` is untouched and the error is rethrown.
+    /// `url`; then the folder is fsynced. If `body` or any step up to the rename throws, the
+    /// temporary file is removed, `url` is untouched and the error is rethrown. (A failing fsync
+    /// of the folder after the rename is reported too, with the new content already in place.)
     /// - Parameters:
     ///   - url: the target file; its folder must exist.
     ///   - body: writes the complete new content through the `Writer`.

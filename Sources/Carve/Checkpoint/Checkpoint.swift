@@ -50,6 +50,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// Further metadata strings, kept on a round trip (keys in `reservedKeys` are ignored).
     public var extraMetadata: [String: String]
 
+    /// Creates a checkpoint from run state and tensors (in the model's order).
     public init(
         step: Int, epoch: Int, worldSize: Int, seed: UInt64, preset: String, configJSON: String,
         rng: String, tensors: [TensorFile.Entry], extraMetadata: [String: String] = [:]
@@ -134,11 +135,13 @@ public struct CheckpointError: LocalizedError, Equatable, Sendable {
     /// The first problem found.
     public var problem: Problem
 
+    /// Creates the error for `file`.
     public init(file: String, problem: Problem) {
         self.file = file
         self.problem = problem
     }
 
+    /// "FILE: REASON", one line.
     public var errorDescription: String? { "\(file): \(reason)" }
 
     /// The problem in words, without the file name.

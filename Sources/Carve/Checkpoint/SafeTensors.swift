@@ -57,6 +57,7 @@ public struct TensorFile: Sendable, Equatable {
         /// The element type in the file this entry was read from. Writing always stores F32.
         public var dtype: TensorDType
 
+        /// Creates an entry; `values.count` must be the product of `shape` when written.
         public init(name: String, shape: [Int], values: [Float], dtype: TensorDType = .f32) {
             self.name = name
             self.shape = shape
@@ -70,6 +71,7 @@ public struct TensorFile: Sendable, Equatable {
     /// The `__metadata__` strings; after reading, includes `data_crc32c` when the file had it.
     public var metadata: [String: String]
 
+    /// Creates a file's contents from tensors (kept in this order) and metadata.
     public init(tensors: [Entry] = [], metadata: [String: String] = [:]) {
         self.tensors = tensors
         self.metadata = metadata
@@ -118,11 +120,13 @@ public struct SafeTensorsError: LocalizedError, Equatable, Sendable {
     /// The first problem found.
     public var problem: Problem
 
+    /// Creates the error for `file`.
     public init(file: String, problem: Problem) {
         self.file = file
         self.problem = problem
     }
 
+    /// "FILE: REASON", one line.
     public var errorDescription: String? { "\(file): \(reason)" }
 
     /// The problem in words, without the file name.
