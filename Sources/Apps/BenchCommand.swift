@@ -29,13 +29,16 @@ struct BenchOpsCommand: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the median is reported).")
     var repetitions = 5
 
+    @Flag(help: "Time by this process's CPU time instead of wall-clock (steadier on a shared machine; use at 1 thread).")
+    var cpuTime = false
+
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
     }
 
     func run() throws {
-        let report = OpsBenchmark.run(batch: batch, repetitions: repetitions)
+        let report = OpsBenchmark.run(batch: batch, repetitions: repetitions, clock: cpuTime ? .cpu : .wall)
         print(json ? report.json : report.text, terminator: json ? "\n" : "")
     }
 }

@@ -35,7 +35,9 @@ public enum OpsBenchmark {
 
     /// The whole run.
     public struct Report: Sendable {
-        public let batch: Int, repetitions: Int, threads: Int, blasThreads: Int
+        public let batch: Int, repetitions: Int
+        public let clock: Clock
+        public let threads: Int, blasThreads: Int
         public let core: String, cpu: String
         public let sgemmGFLOPs: Double
         public let layers: [LayerResult]
@@ -53,9 +55,9 @@ public enum OpsBenchmark {
 
         /// A human-readable table.
         public var text: String {
-            var s = "carve bench ops: batch \(batch), median of \(repetitions), \(threads) thread(s), OpenBLAS \(blasThreads) thread(s), core \(core)\n"
+            var s = "carve bench ops: batch \(batch), median of \(repetitions), \(clock.rawValue) clock, \(threads) thread(s), OpenBLAS \(blasThreads) thread(s), core \(core)\n"
             s += "CPU: \(cpu)\n"
-            s += String(format: "sgemm 1024³: %.1f GFLOP/s\n\n", sgemmGFLOPs)
+            s += String(format: "sgemm 1024³: %.1f GFLOP/s (median before and after the layers)\n\n", sgemmGFLOPs)
             s += "layer".padding(toLength: 40, withPad: " ", startingAt: 0)
                 + "   fwd ms  fwd GFLOP/s   bwd ms  bwd GFLOP/s\n"
             for l in layers {
@@ -74,7 +76,7 @@ public enum OpsBenchmark {
         /// One JSON object (sgemm_gflops, overall_gflops, layers, core, cpu, ...).
         public var json: String {
             let object: [String: Any] = [
-                "batch": batch, "repetitions": repetitions, "threads": threads, "blas_threads": blasThreads,
+                "batch": batch, "repetitions": repetitions, "clock": clock.rawValue, "threads": threads, "blas_threads": blasThreads,
                 "core": core, "cpu": cpu,
                 "sgemm_gflops": sgemmGFLOPs, "overall_gflops": overallGFLOPs,
                 "d_gflops": discriminatorGFLOPs, "g_gflops": generatorGFLOPs,
@@ -119,23 +121,29 @@ public enum OpsBenchmark {
     }
 
     /// Runs the benchmark.
-    public static func run(batch: Int = 16, repetitions: Int = 5) -> Report {
-        let sgemm = measureSgemm(size: 1024, repetitions: repetitions)
+    /// sgemm is measured before and after the layers (the median of both), so a change in
+    /// machine load during the run shows less in the ratio.
+    public static func run(batch: Int = 16, repetitions: Int = 5, clock: Clock = .wall) -> Report {
+        Self.clock = clock
+        let before = measureSgemm(size: 1024, repetitions: repetitions)
         let results = table2Layers().map { measure($0, batch: batch, repetitions: repetitions) }
-        return Report(batch: batch, repetitions: repetitions, threads: Threads.count, blasThreads: BLASInfo.threads,
-                      core: BLASInfo.coreName, cpu: cpuModel(), sgemmGFLOPs: sgemm, layers: results)
+        let after = measureSgemm(size: 1024, repetitions: repetitions)
+        return Report(batch: batch, repetitions: repetitions, clock: clock, threads: Threads.count,
+                      blasThreads: BLASInfo.threads, core: BLASInfo.coreName, cpu: cpuModel(),
+                      sgemmGFLOPs: middle(before + after), layers: results)
     }
 
     /// sgemm n×n·n×n GFLOP/s (median).
-    public static func measureSgemm(size n: Int, repetitions: Int) -> Double {
+    public static func measureSgemm(size n: Int, repetitions: Int) -> [Double] {
         let a = Tensor.randomNormal([n, n], seed: 1, purpose: "bench-a")
         let b = Tensor.randomNormal([n, n], seed: 1, purpose: "bench-b")
         let c = Tensor(shape: [n, n])
-        let t = median(repetitions) {
+        let run = {
             sgemm(transposeA: false, transposeB: false, m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n,
                   c: c.data, ldc: n)
         }
-        return 2 * Double(n * n * n) / t / 1e9
+        run()  // warm-up
+        return (0..<max(1, repetitions)).map { _ in 2 * Double(n * n * n) / seconds(run) / 1e9 }
     }
 
     static func measure(_ layer: Layer, batch n: Int, repetitions: Int) -> LayerResult {
@@ -177,15 +185,26 @@ public enum OpsBenchmark {
                            forwardSeconds: middle(forwardTimes), backwardSeconds: middle(backwardTimes))
     }
 
-    static func seconds(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    /// Which clock times the runs: wall-clock (default), or this process's CPU time, which on a
+    /// machine shared with other jobs counts only the time this process ran (meaningful at 1 thread).
+    public enum Clock: String, Sendable { case wall, cpu }
+
+    nonisolated(unsafe) static var clock = Clock.wall
+
+    static func now() -> Double {
+        switch clock {
+        case .wall: return Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        case .cpu:
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        }
     }
 
-    static func median(_ repetitions: Int, _ body: () -> Void) -> Double {
-        body()  // warm-up
-        return middle((0..<max(1, repetitions)).map { _ in seconds(body) })
+    static func seconds(_ body: () -> Void) -> Double {
+        let start = now()
+        body()
+        return now() - start
     }
 
     static func middle(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
