@@ -13,7 +13,7 @@ struct CarveCommand: ParsableCommand {
             Run without mpirun for a single process; `mpirun -n 8 carve train ...` trains on 8 ranks.
             """,
         version: carveVersion,
-        subcommands: [DataCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, CheckpointCommand.self, SampleCommand.self, DataCommand.self, BenchCommand.self])
 
     static func main() {
         OpenBLASCoreType.selectAVX512KernelsIfAvailable()
@@ -29,6 +29,7 @@ struct CarveCommand: ParsableCommand {
 /// Ends the process for `error`: help and version go to stdout as usual; anything else is one
 /// line on stderr ("carve: ...") and the matching exit code (64 for a bad flag).
 func exitWithOneLine(_ error: Error) -> Never {
+    if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }  // already reported
     let code = CarveCommand.exitCode(for: error)
     if code == .success || error is CleanExit { CarveCommand.exit(withError: error) }
     let message = CarveCommand.message(for: error)

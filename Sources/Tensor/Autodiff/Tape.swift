@@ -1,9 +1,23 @@
+import Foundation
+
 // The tape: recording op results with their inputs and walking them backwards (micrograd's engine).
 
 /// Global autodiff switches.
 public enum Autodiff {
     /// When false, ops do not record history (evaluation, the fake batch of a D step, Adam).
-    public nonisolated(unsafe) static var isRecording = true
+    ///
+    /// Per thread: a test or an evaluation that stops recording on one thread does not change
+    /// what another thread's training step records.
+    public static var isRecording: Bool {
+        get { pthread_getspecific(recordingKey) == nil }
+        set { pthread_setspecific(recordingKey, newValue ? nil : UnsafeRawPointer(bitPattern: 1)) }
+    }
+
+    private static let recordingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// Runs `body` without recording history; restores the previous setting.
     public static func withoutRecording<T>(_ body: () throws -> T) rethrows -> T {

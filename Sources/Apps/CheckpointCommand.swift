@@ -1,0 +1,110 @@
+import ArgumentParser
+import Carve
+import Foundation
+
+/// `carve ckpt inspect|diff|merge|eval`: the checkpoint merge-and-evaluate tool.
+struct CheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ckpt",
+        abstract: "Inspect, compare, merge and evaluate checkpoints.",
+        subcommands: [Inspect.self, Diff.self, Merge.self, Evaluate.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a checkpoint's metadata, tensors and checksum verdict.")
+        @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
+        @Flag(help: "Print JSON.") var json = false
+        func run() throws {
+            try reportingErrors { print(try CheckpointTools.inspect(URL(fileURLWithPath: checkpoint), json: json)) }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare two checkpoints of one architecture tensor by tensor.",
+            discussion: "Prints each tensor's largest difference relative to its largest magnitude, worst first; exits 1 when the worst exceeds --tolerance.")
+        @Argument(help: "The first checkpoint.") var a: String
+        @Argument(help: "The second checkpoint.") var b: String
+        @Option(help: "The largest relative difference accepted.") var tolerance: Double = .infinity
+        @Flag(name: .customLong("optimizer"), help: "Compare the optimizer state too.") var includeOptimizer = false
+        func run() throws {
+            try reportingErrors {
+                let x = try Checkpoint.load(from: URL(fileURLWithPath: a))
+                let y = try Checkpoint.load(from: URL(fileURLWithPath: b))
+                let diffs = try CheckpointTools.differences(x, y, aName: a, bName: b, includeOptimizer: includeOptimizer)
+                for d in diffs.prefix(10) { print(String(format: "%.3e  %@", d.relative, d.name)) }
+                let worst = diffs.first?.relative ?? 0
+                print(String(format: "worst relative difference %.3e over %d tensors", worst, diffs.count))
+                if worst > tolerance {
+                    throw ConfigurationError(String(format: "worst relative difference %.3e exceeds --tolerance %.3e (tensor %@)", worst, tolerance, diffs[0].name))
+                }
+            }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Average checkpoints of one architecture (weights optional) into a new checkpoint.")
+        @Argument(help: "Checkpoints to average.") var checkpoints: [String]
+        @Option(help: "The output checkpoint (written atomically).") var out: String
+        @Option(help: "Comma-separated weights, one per checkpoint.") var weights: String?
+        func validate() throws {
+            guard !checkpoints.isEmpty else { throw ValidationError("give at least one checkpoint to merge") }
+            if let weights, weights.split(separator: ",").contains(where: { Double($0) == nil }) {
+                throw ValidationError("--weights \(weights): expected comma-separated numbers")
+            }
+        }
+        func run() throws {
+            try reportingErrors {
+                let w = weights.map { $0.split(separator: ",").map { Double($0)! } }
+                let merged = try CheckpointTools.merge(checkpoints.map { URL(fileURLWithPath: $0) }, weights: w)
+                try merged.write(to: URL(fileURLWithPath: out))
+                print("carve: merged \(checkpoints.count) checkpoints into \(out) (step \(merged.step))")
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval", abstract: "Evaluate a checkpoint: metrics.json and panels in a folder.")
+        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Option(help: "Data with ground truth (hoc: a synth-hoc folder).") var data: String?
+        @Option(help: "The output folder.") var out: String
+        func run() throws {
+            try reportingErrors {
+                let url = URL(fileURLWithPath: checkpoint)
+                let report = try Evaluator.evaluate(checkpoint: url, dataPath: data, out: URL(fileURLWithPath: out))
+                print("carve: wrote \(report.path)")
+            }
+        }
+    }
+}
+
+/// `carve sample`: instances, masks and composites from a hoc checkpoint.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Write instances, masks and composites sampled from a hoc checkpoint.")
+    @Argument(help: "The checkpoint.") var checkpoint: String
+    @Option(help: "How many instances.") var count: Int = 16
+    @Option(help: "The output folder.") var out: String
+    func validate() throws {
+        guard count >= 1 && count <= 10_000 else { throw ValidationError("--count must be in 1...10000") }
+    }
+    func run() throws {
+        try reportingErrors {
+            let n = try Evaluator.sample(checkpoint: URL(fileURLWithPath: checkpoint), count: count,
+                                         out: URL(fileURLWithPath: out))
+            print("carve: wrote \(n) files to \(out)")
+        }
+    }
+}
+
+/// Runs `body`; any error becomes one line on stderr and exit code 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch {
+        FileHandle.standardError.write(Data("carve: \(error.localizedDescription)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Imaging
+import Tensor
+
+/// Evaluation of the hoc application: samples instances and masks from the generator and
+/// measures them; writes `metrics.json`-style numbers and a Figure 8/9 panel.
+///
+/// Metrics (threshold 0.5 on the soft masks):
+/// - `mask_area_mean`: mean of ‖m‖₁ / A over sampled instances;
+/// - `single_component_rate`: the fraction of masks that are exactly one 4-connected component;
+/// - `single_object_rate` (when the data has ground truth, `carve data synth-hoc`): the fraction of
+///   masks that are one component with an area between 0.5× and 2× the median full (unoccluded)
+///   area of a ground-truth object, scaled to patch pixels.
+public struct HocEvaluation {
+    let gan: HocGAN
+    let config: Configuration
+    /// Median full object area in patch pixels, when known.
+    let objectArea: Double?
+    let realPatches: (Int) -> Tensor
+
+    init(gan: HocGAN, data: HocDataset, config: Configuration, objectArea: Double? = nil) {
+        self.gan = gan
+        self.config = config
+        self.objectArea = objectArea
+        self.realPatches = { n in
+            let count = min(n, data.count)
+            let size = config.imageSize
+            // Evenly spread patches, the same at every evaluation.
+            let indices = (0..<count).map { $0 * data.count / count }
+            return Tensor(shape: [count, 3, size, size]) { data.fillPatches($0, indices: indices) }
+        }
+    }
+
+    /// The measured numbers.
+    public struct Report: Codable, Sendable {
+        public var step: Int
+        public var samples: Int
+        public var maskAreaMean: Double
+        public var singleComponentRate: Double
+        public var singleObjectRate: Double?
+        public var objectAreaPixels: Double?
+        enum CodingKeys: String, CodingKey {
+            case step, samples, maskAreaMean = "mask_area_mean", singleComponentRate = "single_component_rate"
+            case singleObjectRate = "single_object_rate", objectAreaPixels = "object_area_pixels"
+        }
+    }
+
+    /// Samples `config.evalSamples` instances (eval mode, fixed noise) and measures their masks.
+    public func measure(step: Int) -> (report: Report, instances: Tensor) {
+        let k = config.evalSamples, d = config.zDim
+        let z = Tensor(shape: [k, d]) { out in
+            var rng = CounterRNG(seed: config.seed, purpose: "eval-z")
+            rng.fillNormal(out)
+        }
+        gan.generator.train(false)
+        defer { gan.generator.train(true) }
+        let instances = Autodiff.withoutRecording { gan.generator(z) }
+        let hw = config.imageSize * config.imageSize
+        var areaSum = 0.0, single = 0, objects = 0
+        for i in 0..<k {
+            let mask = instances.data + (i * 4 + 3) * hw
+            var s = 0.0
+            for j in 0..<hw { s += Double(mask[j]) }
+            areaSum += s / Double(hw)
+            let sizes = ConnectedComponents.sizes(mask, height: config.imageSize, width: config.imageSize)
+            if sizes.count == 1 {
+                single += 1
+                if let objectArea, Double(sizes[0]) >= 0.5 * objectArea && Double(sizes[0]) <= 2 * objectArea {
+                    objects += 1
+                }
+            }
+        }
+        let report = Report(step: step, samples: k, maskAreaMean: areaSum / Double(k),
+                            singleComponentRate: Double(single) / Double(k),
+                            singleObjectRate: objectArea.map { _ in Double(objects) / Double(k) },
+                            objectAreaPixels: objectArea)
+        return (report, instances)
+    }
+
+    /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks.
+    public func panel(instances: Tensor, step: Int, columns: Int = 8) -> Panel {
+        var panel = Panel()
+        let real = realPatches(columns)
+        panel.addRow(real, count: columns)
+        let b = min(columns, real.shape[0])
+        let samples = (0..<b).map { 1_000_000 + $0 }
+        gan.generator.train(false)
+        defer { gan.generator.train(true) }
+        Autodiff.withoutRecording {
+            let background = Tensor(shape: [b, 3, config.imageSize, config.imageSize], repeating: 0)
+            let generated = gan.generate(background: background, samples: samples, step: 0)
+            panel.addRow(generated.composite, count: columns)
+            for layer in generated.layers.suffix(4) { panel.addRow(layer.appearance * layer.mask, count: columns) }
+        }
+        panel.addRow(instances.slice(axis: 1, 0..<3), count: columns)
+        panel.addRow(instances.slice(axis: 1, 3..<4), count: columns)
+        return panel
+    }
+
+    /// Measures, writes `evalDirectory/step-N.json` and `samplesDirectory/step-N.png`; returns the JSON's URL.
+    public func run(step: Int, samplesDirectory: URL, evalDirectory: URL) throws -> URL {
+        let (report, instances) = measure(step: step)
+        try panel(instances: instances, step: step).write(
+            path: samplesDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "png")).path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = evalDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "json"))
+        try AtomicFile.write(try encoder.encode(report), to: url)
+        return url
+    }
+}

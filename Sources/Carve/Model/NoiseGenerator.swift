@@ -1,0 +1,67 @@
+import Tensor
+
+/// The Table 2 generator: a noise vector z → one RGBA instance, 64×64, sigmoid output.
+///
+/// RGB is the instance appearance, A its soft mask (paper Fig. 4, second case). Layers:
+/// z → 1×1 conv to 8·8·w0 (a linear map of the 1×1 input), BN, lReLU → 4×4 conv w1 "same",
+/// BN, lReLU → 4×4 conv w2 "same", BN, lReLU → 4×4 deconv w3 s2, BN, lReLU → 4×4 deconv w4 s2,
+/// BN, lReLU → 4×4 deconv 4 s2, sigmoid. Widths `w` = `g_channels` (Table 2: 256, 256, 256, 128, 64).
+///
+/// Layers followed by BatchNorm have no bias (BN's β replaces it; a bias there only gets
+/// rounding-noise gradients).
+///
+/// ```swift
+/// let g = NoiseGenerator(zDim: 6, widths: [256, 256, 256, 128, 64])
+/// let rgba = g(z)            // z [B, 6] → [B, 4, 64, 64]
+/// ```
+public final class NoiseGenerator: Module {
+    public var isTraining = true
+    public let zDim: Int
+    let widths: [Int]
+    let fc: Linear
+    let bn0: BatchNorm
+    let conv1: Conv2d
+    let bn1: BatchNorm
+    let conv2: Conv2d
+    let bn2: BatchNorm
+    let deconv1: ConvTranspose2d
+    let bn3: BatchNorm
+    let deconv2: ConvTranspose2d
+    let bn4: BatchNorm
+    let deconv3: ConvTranspose2d
+
+    public init(zDim: Int, widths w: [Int]) {
+        precondition(w.count == 5, "NoiseGenerator: 5 widths, got \(w)")
+        self.zDim = zDim
+        self.widths = w
+        fc = Linear(inputFeatures: zDim, outputFeatures: 8 * 8 * w[0], bias: false)
+        bn0 = BatchNorm(channels: w[0])
+        conv1 = Conv2d(inputChannels: w[0], outputChannels: w[1], kernelSize: 4, padding: .same, bias: false)
+        bn1 = BatchNorm(channels: w[1])
+        conv2 = Conv2d(inputChannels: w[1], outputChannels: w[2], kernelSize: 4, padding: .same, bias: false)
+        bn2 = BatchNorm(channels: w[2])
+        deconv1 = ConvTranspose2d(inputChannels: w[2], outputChannels: w[3], kernelSize: 4, stride: 2, padding: 1, bias: false)
+        bn3 = BatchNorm(channels: w[3])
+        deconv2 = ConvTranspose2d(inputChannels: w[3], outputChannels: w[4], kernelSize: 4, stride: 2, padding: 1, bias: false)
+        bn4 = BatchNorm(channels: w[4])
+        deconv3 = ConvTranspose2d(inputChannels: w[4], outputChannels: 4, kernelSize: 4, stride: 2, padding: 1)
+    }
+
+    public var children: [(String, any Module)] {
+        [("fc", fc), ("bn0", bn0), ("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2),
+         ("deconv1", deconv1), ("bn3", bn3), ("deconv2", deconv2), ("bn4", bn4), ("deconv3", deconv3)]
+    }
+
+    /// z [B, zDim] → RGBA [B, 4, 64, 64] in (0, 1).
+    public func callAsFunction(_ z: Tensor) -> Tensor {
+        precondition(z.rank == 2 && z.shape[1] == zDim, "NoiseGenerator: z \(z.shape), expected [B, \(zDim)]")
+        let b = z.shape[0]
+        var h = fc(z).reshaped([b, widths[0], 8, 8])
+        h = bn0(h).leakyRelu(0.2)
+        h = bn1(conv1(h)).leakyRelu(0.2)
+        h = bn2(conv2(h)).leakyRelu(0.2)
+        h = bn3(deconv1(h)).leakyRelu(0.2)
+        h = bn4(deconv2(h)).leakyRelu(0.2)
+        return deconv3(h).sigmoid()
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+
+/// Everything that defines a training run: the preset's values plus `--set key=value` overrides.
+///
+/// Stored resolved in `RUN/config.json` and in every checkpoint's metadata; its hash is compared
+/// across ranks at start-up. Keys are the JSON names below (snake_case), e.g.
+/// `--set layers=6 --set lambda_area=500 --set g_channels=128,64,64,32,16`.
+public struct Configuration: Codable, Equatable, Sendable {
+    /// The preset this configuration started from.
+    public var preset: String
+    /// "hoc" (one image of a dense object cluster) or "fg" (foreground segmentation).
+    public var application: String
+
+    // MARK: Data
+    /// Side of the square training patches / crops (64 for hoc, 128 for fg).
+    public var imageSize: Int
+    /// hoc: the patch window in pixels of the source image (≈ 1.5× the largest instance); 0 = automatic.
+    public var window: Int
+    /// hoc: stride between patch windows in pixels; 0 = window / 4.
+    public var patchStride: Int
+    /// hoc: horizontal and vertical flips of patches.
+    public var flips: Bool
+
+    // MARK: Model (paper Tables 1–4)
+    /// N: composition layers (instances per composite).
+    public var layers: Int
+    /// dim(z) of the noise instance provider.
+    public var zDim: Int
+    /// Generator widths: [fc/8×8, conv, conv, deconv, deconv] (Table 2: 256, 256, 256, 128, 64).
+    public var gChannels: [Int]
+    /// Discriminator widths (Table 2: 64, 128, 256, 512, 1024; Table 1: 64, 128, 256, 256, 256).
+    public var dChannels: [Int]
+    /// Information head widths (three stride-2 convs), used when beta > 0.
+    public var qChannels: [Int]
+    /// UNet encoder widths (Table 1: 64, 128, 256, 512, 512, 512).
+    public var unetChannels: [Int]
+    /// hoc layout: pad by p and random-crop back.
+    public var padding: Int
+
+    // MARK: Losses and optimisation
+    /// λ: weight of the mask-area penalty (eq. 7).
+    public var lambdaArea: Double
+    /// a: target mask area fraction (eq. 7).
+    public var areaTarget: Double
+    /// β: weight of the information term (hoc).
+    public var beta: Double
+    public var lrD: Double
+    public var lrG: Double
+    public var adamBeta1: Double
+    public var adamBeta2: Double
+    /// Global batch (split over ranks).
+    public var batchSize: Int
+    public var steps: Int
+    /// fg: steps of data distillation (student training) after the adversarial steps.
+    public var distillSteps: Int
+    public var seed: UInt64
+    /// BatchNorm statistics summed over ranks (SyncBatchNorm) when true.
+    public var syncBN: Bool
+
+    // MARK: Run
+    public var checkpointEvery: Int
+    public var evalEvery: Int
+    public var logEvery: Int
+    /// How many checkpoints to keep.
+    public var keepCheckpoints: Int
+    /// Samples drawn by evaluation.
+    public var evalSamples: Int
+
+    enum CodingKeys: String, CodingKey {
+        case preset, application
+        case imageSize = "image_size", window, patchStride = "patch_stride", flips
+        case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
+        case unetChannels = "unet_channels", padding
+        case lambdaArea = "lambda_area", areaTarget = "area_target", beta
+        case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
+        case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
+        case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
+        case keepCheckpoints = "keep_checkpoints", evalSamples = "eval_samples"
+    }
+}
+
+/// A configuration problem a user can fix: unknown preset or key, a value of the wrong type.
+public struct ConfigurationError: LocalizedError, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var errorDescription: String? { message }
+}
+
+extension Configuration {
+    /// The configuration as sorted-key JSON (what `config.json` and checkpoints hold).
+    public func json(pretty: Bool = false) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a configuration back from its JSON.
+    public static func fromJSON(_ text: String) throws -> Configuration {
+        do {
+            return try JSONDecoder().decode(Configuration.self, from: Data(text.utf8))
+        } catch {
+            throw ConfigurationError("configuration JSON does not match this version of carve: \(error)")
+        }
+    }
+
+    /// A stable 64-bit hash of the configuration (FNV-1a over its sorted JSON).
+    public var hash: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in json().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// Applies `key=value` overrides; the value is parsed as the type the key already has.
+    public func applying(_ overrides: [String]) throws -> Configuration {
+        guard !overrides.isEmpty else { return self }
+        // The JSON key and current value of every field, from the struct itself.
+        var current: [String: Any] = [:]
+        for child in Mirror(reflecting: self).children {
+            if let label = child.label { current[Self.jsonKey(label)] = child.value }
+        }
+        var dict = try JSONSerialization.jsonObject(with: Data(json().utf8)) as! [String: Any]
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "=") else {
+                throw ConfigurationError("--set \(item): expected key=value")
+            }
+            let key = String(item[..<eq]), value = String(item[item.index(after: eq)...])
+            guard let old = current[key], dict[key] != nil, key != "preset" else {
+                let known = dict.keys.filter { $0 != "preset" }.sorted().joined(separator: ", ")
+                throw ConfigurationError("--set \(key): unknown key (known: \(known))")
+            }
+            dict[key] = try Self.parse(value, like: old, key: key)
+        }
+        let data = try JSONSerialization.data(withJSONObject: dict)
+        let out = try JSONDecoder().decode(Configuration.self, from: data)
+        try out.validate()
+        return out
+    }
+
+    /// camelCase → snake_case, runs of capitals kept as one word (syncBN → sync_bn).
+    static func jsonKey(_ label: String) -> String {
+        var out = ""
+        var previous: Character? = nil
+        for ch in label {
+            if ch.isUppercase, let p = previous, p.isLowercase || p.isNumber { out.append("_") }
+            out.append(Character(ch.lowercased()))
+            previous = ch
+        }
+        return out
+    }
+
+    private static func parse(_ value: String, like old: Any, key: String) throws -> Any {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        switch old {
+        case is Bool:
+            switch v.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw ConfigurationError("--set \(key)=\(value): expected true or false")
+            }
+        case is Int:
+            guard let i = Int(v) else { throw ConfigurationError("--set \(key)=\(value): expected an integer") }
+            return i
+        case is UInt64:
+            guard let i = UInt64(v) else { throw ConfigurationError("--set \(key)=\(value): expected a non-negative integer") }
+            return i
+        case is Double:
+            guard let d = Double(v), d.isFinite else { throw ConfigurationError("--set \(key)=\(value): expected a number") }
+            return d
+        case is [Int]:
+            let parts = v.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! > 0 }) else {
+                throw ConfigurationError("--set \(key)=\(value): expected comma-separated positive integers")
+            }
+            return parts.map { $0! }
+        default:
+            return v
+        }
+    }
+
+    /// Checks ranges a run depends on; throws naming the key.
+    public func validate() throws {
+        func need(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigurationError(message) } }
+        try need(["hoc", "fg"].contains(application), "application must be hoc or fg, not \(application)")
+        try need(layers >= 1, "layers must be at least 1")
+        try need(zDim >= 1, "z_dim must be at least 1")
+        try need(batchSize >= 1, "batch_size must be at least 1")
+        try need(steps >= 0, "steps must not be negative")
+        try need(gChannels.count == 5, "g_channels needs 5 widths, got \(gChannels.count)")
+        try need(dChannels.count == 5, "d_channels needs 5 widths, got \(dChannels.count)")
+        try need(qChannels.count == 3, "q_channels needs 3 widths, got \(qChannels.count)")
+        try need(unetChannels.count == 6, "unet_channels needs 6 widths, got \(unetChannels.count)")
+        try need(padding >= 0 && padding < imageSize, "padding must be in 0..<image_size")
+        try need(application != "hoc" || imageSize == 64, "hoc networks (Table 2) need image_size 64")
+        try need(application != "fg" || imageSize % 64 == 0, "fg networks (Table 1) need image_size a multiple of 64")
+        try need(lrD > 0 && lrG > 0, "learning rates must be positive")
+        try need(areaTarget >= 0 && areaTarget <= 1, "area_target must be in [0, 1]")
+        try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
+        try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
+    }
+}

@@ -1,0 +1,203 @@
+import DDP
+import Foundation
+import Tensor
+
+/// The hoc application (paper, "Learning Instance Appearances and Masks From One Image of HOC"):
+/// N noise instance providers sharing one generator, the pad-and-crop layout, composition over a
+/// real patch with a black disk, an SN-GAN discriminator, the area penalty and the information term.
+///
+/// One `trainStep` is the per-rank data flow of DESIGN.md: this rank's slice of the global batch
+/// → instances → layout → composite → D update (allreduce-mean of D gradients, Adam) → G update
+/// (non-saturating loss + λ·L_area + β·information term, allreduce-mean of G and Q gradients, Adam).
+public final class HocGAN {
+    public let config: Configuration
+    public let generator: NoiseGenerator
+    public let discriminator: Discriminator
+    /// The information head; nil when β = 0.
+    public let information: InformationHead?
+    public let provider: NoiseInstanceProvider
+    public let layout: TranslationLayout
+    let optimizerG: Adam
+    let optimizerD: Adam
+    let optimizerQ: Adam?
+    let parallelG: DistributedDataParallel
+    let parallelD: DistributedDataParallel
+
+    /// A batch of this rank: real patches and backgrounds [b, 3, 64, 64] for global samples `samples`.
+    public struct Batch {
+        public var real: Tensor
+        public var background: Tensor
+        public var samples: [Int]
+        public init(real: Tensor, background: Tensor, samples: [Int]) {
+            self.real = real
+            self.background = background
+            self.samples = samples
+        }
+    }
+
+    /// What one step measured, averaged over ranks.
+    public struct StepMetrics: Sendable {
+        public var lossD: Double
+        public var lossG: Double
+        public var area: Double
+        public var information: Double
+        /// Mean D(x) on real patches (after the sigmoid).
+        public var dReal: Double
+        /// Mean D(x_g) on composites.
+        public var dFake: Double
+        /// Mean mask area fraction ‖m‖₁ / A of the instances.
+        public var maskArea: Double
+    }
+
+    public init(config: Configuration, communicator: any Communicator) {
+        self.config = config
+        generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels)
+        discriminator = Discriminator(widths: config.dChannels)
+        information = config.beta > 0 ? InformationHead(zDim: config.zDim, widths: config.qChannels) : nil
+        generator.initialize(seed: config.seed, path: "G/")
+        discriminator.initialize(seed: config.seed, path: "D/")
+        information?.initialize(seed: config.seed, path: "Q/")
+        provider = NoiseInstanceProvider(generator: generator)
+        layout = TranslationLayout(padding: config.padding)
+        let gq = generator.namedParameters() + (information?.namedParameters(prefix: "Q/") ?? [])
+        parallelG = DistributedDataParallel(
+            parameters: gq, buffers: generator.namedBuffers() + (information?.namedBuffers() ?? []),
+            communicator: communicator)
+        parallelD = DistributedDataParallel(module: discriminator, communicator: communicator)
+        let b1 = Float(config.adamBeta1), b2 = Float(config.adamBeta2)
+        optimizerG = Adam(parameters: generator.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
+        optimizerD = Adam(parameters: discriminator.namedParameters(), learningRate: Float(config.lrD), beta1: b1, beta2: b2)
+        optimizerQ = information.map {
+            Adam(parameters: $0.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
+        }
+    }
+
+    /// The networks by checkpoint prefix: G, D and (when β > 0) Q.
+    public var networks: [(prefix: String, module: any Module)] {
+        var out: [(String, any Module)] = [("G", generator), ("D", discriminator)]
+        if let information { out.append(("Q", information)) }
+        return out
+    }
+
+    /// The optimizers by checkpoint prefix.
+    var optimizers: [(prefix: String, adam: Adam)] {
+        var out = [("G", optimizerG), ("D", optimizerD)]
+        if let optimizerQ { out.append(("Q", optimizerQ)) }
+        return out
+    }
+
+    /// Start-up under DDP: checks every rank built the same model and configuration, then
+    /// broadcasts rank 0's parameters and buffers.
+    public func synchronizeReplicas() throws {
+        let comm = parallelG.communicator
+        try comm.verifyAgreement([
+            ("configuration", config.hash),
+            ("generator layout", parallelG.layoutFingerprint),
+            ("discriminator layout", parallelD.layoutFingerprint),
+        ])
+        try parallelG.broadcastParameters()
+        try parallelD.broadcastParameters()
+    }
+
+    /// Instance keys for `samples`, layer-major: key of layer i, sample s is samples[s]·N + i.
+    func keys(samples: [Int]) -> [Int] {
+        let n = config.layers
+        return (0..<n).flatMap { i in samples.map { $0 * n + i } }
+    }
+
+    /// The generator's side of a step: instances, warped layers and the composite.
+    public struct Generated {
+        /// z of every instance [N·b, dim(z)], layer-major.
+        public var z: Tensor
+        /// Provider outputs [N·b, 4, 64, 64] (before the layout).
+        public var instances: Tensor
+        /// The layers after the layout, N pairs of appearance [b, 3, 64, 64] and mask [b, 1, 64, 64].
+        public var layers: [(appearance: Tensor, mask: Tensor)]
+        /// The composite x_N [b, 3, 64, 64].
+        public var composite: Tensor
+    }
+
+    /// Runs providers, layout and composition for `samples` over `background` at `step`.
+    public func generate(background: Tensor, samples: [Int], step: Int) -> Generated {
+        let b = samples.count, n = config.layers
+        let keys = keys(samples: samples)
+        let z = provider.noise(seed: config.seed, step: step, keys: keys)
+        let instances = generator(z)
+        let warped = layout(instances, seed: config.seed, step: step, keys: keys)
+        let rgb = warped.slice(axis: 1, 0..<3), mask = warped.slice(axis: 1, 3..<4)
+        let layers = (0..<n).map { i in
+            (appearance: rgb.slice(axis: 0, (i * b)..<((i + 1) * b)), mask: mask.slice(axis: 0, (i * b)..<((i + 1) * b)))
+        }
+        let composite = Composition.composite(background: background, layers: layers)
+        return Generated(z: z, instances: instances, layers: layers, composite: composite)
+    }
+
+    /// One D update and one G update on this rank's `batch` (global step `step`).
+    ///
+    /// - Throws: `TrainingError.nonFinite` when a loss is NaN or infinite (on every rank alike,
+    ///   since the metrics are averaged over ranks first); communicator errors.
+    public func trainStep(_ batch: Batch, step: Int) throws -> StepMetrics {
+        generator.train(true)
+        discriminator.train(true)
+        information?.train(true)
+        let gen = generate(background: batch.background, samples: batch.samples, step: step)
+
+        // D update: L_D on real patches and (detached) composites.
+        parallelD.zeroGradients()
+        let realLogits = discriminator(batch.real)
+        let fakeLogitsD = discriminator(gen.composite.detached())
+        let lossD = GANLoss.discriminator(realLogits: realLogits, fakeLogits: fakeLogitsD)
+        lossD.backward()
+        try parallelD.allReduceGradients()
+        optimizerD.step()
+
+        // G update: gradients flow through D into the composite, but D's own weights are frozen.
+        parallelG.zeroGradients()
+        let dParams = discriminator.parameters
+        for p in dParams { p.requiresGrad = false }
+        defer { for p in dParams { p.requiresGrad = true } }
+        let fakeLogits = discriminator(gen.composite)
+        let lossAdv = GANLoss.generator(fakeLogits: fakeLogits)
+        let masks = gen.instances.slice(axis: 1, 3..<4)
+        let area = GANLoss.area(masks: masks, target: Float(config.areaTarget))
+        var total = lossAdv + area * Float(config.lambdaArea)
+        var info: Tensor? = nil
+        if let information {
+            let i = GANLoss.information(predicted: information(gen.instances), z: gen.z)
+            total = total + i * Float(config.beta)
+            info = i
+        }
+        total.backward()
+        try parallelG.allReduceGradients()
+        optimizerG.step()
+        optimizerQ?.step()
+
+        var m: [Double] = [
+            Double(lossD.item), Double(lossAdv.item), Double(area.item), Double(info?.item ?? 0),
+            Double(realLogits.sigmoid().mean().item), Double(fakeLogitsD.sigmoid().mean().item),
+            Double(masks.mean().item),
+        ]
+        try parallelG.communicator.allReduce(&m, op: .mean)
+        let metrics = StepMetrics(lossD: m[0], lossG: m[1], area: m[2], information: m[3], dReal: m[4], dFake: m[5],
+                                  maskArea: m[6])
+        if !m.allSatisfy(\.isFinite) {
+            throw TrainingError.nonFinite(step: step, what: "loss_d \(m[0]), loss_g \(m[1]), area \(m[2]), info \(m[3])")
+        }
+        return metrics
+    }
+}
+
+/// Failures of a training run a user should hear about in one line.
+public enum TrainingError: LocalizedError, Equatable {
+    case nonFinite(step: Int, what: String)
+    case dataTooSmall(count: Int, batch: Int)
+    case runDirectory(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .nonFinite(step, what): return "step \(step): non-finite loss (\(what)); the last checkpoint is intact"
+        case let .dataTooSmall(count, batch): return "the dataset has \(count) samples, fewer than the global batch \(batch)"
+        case let .runDirectory(path, reason): return "run folder \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Rank 0's progress display: a live bar on a terminal, plain periodic lines otherwise.
+final class Progress {
+    let total: Int
+    let first: Int
+    let bar: Bool
+    let enabled: Bool
+    let started = Date()
+    var lastPrint = Date.distantPast
+    var lastLine = ""
+
+    init(total: Int, first: Int, bar: Bool, enabled: Bool) {
+        self.total = total
+        self.first = first
+        self.bar = bar
+        self.enabled = enabled
+    }
+
+    func update(step: Int, metrics: HocGAN.StepMetrics, imagesPerSecond: Double) {
+        guard enabled else { return }
+        let now = Date()
+        let done = step - first
+        let elapsed = now.timeIntervalSince(started)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
+        let stats = String(format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f %.1f img/s ETA %@",
+                           metrics.lossD, metrics.lossG, metrics.maskArea, metrics.dReal, metrics.dFake,
+                           imagesPerSecond, Self.duration(eta))
+        if bar {
+            guard now.timeIntervalSince(lastPrint) > 0.2 || step == total else { return }
+            lastPrint = now
+            let width = 24
+            let filled = total > 0 ? min(width, width * step / total) : width
+            let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                + "] \(step)/\(total) " + stats
+            FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+            lastLine = line
+        } else {
+            guard now.timeIntervalSince(lastPrint) > 10 || step == total || step == first + 1 else { return }
+            lastPrint = now
+            FileHandle.standardError.write(Data("step \(step)/\(total) \(stats)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if enabled && bar && !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        lastLine = ""
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

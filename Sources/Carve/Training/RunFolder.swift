@@ -1,0 +1,57 @@
+import Foundation
+
+/// The files of one training run (DESIGN.md "Run folder"); only rank 0 writes them.
+///
+/// ```
+/// RUN/config.json  RUN/metrics.jsonl  RUN/checkpoints/  RUN/samples/  RUN/eval/
+/// ```
+public struct RunFolder: Sendable {
+    public let url: URL
+    public init(url: URL) { self.url = url }
+
+    public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
+    public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+    public var samples: URL { url.appendingPathComponent("samples") }
+    public var eval: URL { url.appendingPathComponent("eval") }
+
+    /// Creates the folders; throws naming the folder when that fails.
+    public func create() throws {
+        for dir in [url, checkpoints, samples, eval] {
+            do {
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            } catch {
+                throw TrainingError.runDirectory(path: dir.path, reason: "cannot create it (\(error.localizedDescription))")
+            }
+        }
+    }
+
+    /// Writes config.json: the resolved configuration, world size and carve's version.
+    public func writeConfig(_ config: Configuration, worldSize: Int) throws {
+        var object = try JSONSerialization.jsonObject(with: Data(config.json().utf8)) as! [String: Any]
+        object["world_size"] = worldSize
+        object["carve_version"] = carveVersion
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(data, to: configURL)
+    }
+
+    /// Appends one JSON object as a line to metrics.jsonl.
+    public func appendMetrics(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let line = data + Data("\n".utf8)
+        if !FileManager.default.fileExists(atPath: metricsURL.path) {
+            FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+        }
+        guard let handle = try? FileHandle(forWritingTo: metricsURL) else {
+            throw TrainingError.runDirectory(path: metricsURL.path, reason: "cannot open for appending")
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+
+    /// Name of a per-step file: `step-NNNNNNNN.ext`.
+    public static func stepName(_ step: Int, ext: String) -> String {
+        "step-" + String(format: "%08d", step) + "." + ext
+    }
+}

@@ -1,0 +1,206 @@
+import DDP
+import Foundation
+import Imaging
+import Tensor
+
+/// Where a run reads its data and writes its files (the flags of `carve train`).
+public struct TrainOptions: Sendable {
+    public var runDirectory: URL
+    /// hoc: a PNG or a folder of them; fg: a dataset folder. nil = the embedded default.
+    public var dataPath: String?
+    /// fg: a folder of background images (the background pool).
+    public var backgroundsPath: String?
+    /// Continue from RUN/checkpoints/latest.
+    public var resume: Bool
+    /// A live progress bar (terminal) instead of periodic lines; nil = when stderr is a terminal.
+    public var progressBar: Bool?
+    /// Print nothing but errors (tests).
+    public var quiet: Bool
+
+    public init(runDirectory: URL, dataPath: String? = nil, backgroundsPath: String? = nil, resume: Bool = false,
+                progressBar: Bool? = nil, quiet: Bool = false) {
+        self.runDirectory = runDirectory
+        self.dataPath = dataPath
+        self.backgroundsPath = backgroundsPath
+        self.resume = resume
+        self.progressBar = progressBar
+        self.quiet = quiet
+    }
+}
+
+/// What a finished (or interrupted) run reports.
+public struct RunSummary: Sendable {
+    public var firstStep: Int
+    public var lastStep: Int
+    public var interrupted: Bool
+    public var lastMetrics: HocGAN.StepMetrics?
+    public var lastCheckpoint: URL?
+    public var lastEvaluation: URL?
+    public var secondsPerStep: Double
+}
+
+/// `carve train` for the hoc application on one rank of W (W = 1 without mpirun).
+///
+/// Every rank builds the same model, checks that all ranks agree and takes rank 0's weights,
+/// then runs `HocGAN.trainStep` on its contiguous slice of each global batch. Rank 0 alone
+/// prints progress, appends metrics.jsonl, writes atomic checkpoints (every K steps, at the
+/// end and on SIGINT/SIGTERM) and runs evaluation with panels every E steps.
+public final class Trainer {
+    public let config: Configuration
+    public let options: TrainOptions
+    public let communicator: any Communicator
+    let run: RunFolder
+
+    public init(config: Configuration, options: TrainOptions, communicator: any Communicator) throws {
+        try config.validate()
+        self.config = config
+        self.options = options
+        self.communicator = communicator
+        self.run = RunFolder(url: options.runDirectory)
+    }
+
+    var isLeader: Bool { communicator.rank == 0 }
+
+    /// Loads the hoc patches the configuration asks for (every rank loads the same data).
+    func loadHocData() throws -> HocDataset {
+        let hocOptions = HocOptions(
+            window: config.window > 0 ? config.window : nil, stride: config.patchStride > 0 ? config.patchStride : nil,
+            patchSize: config.imageSize, horizontalFlips: config.flips, verticalFlips: config.flips)
+        if let path = options.dataPath { return try HocDataset.load(path: path, options: hocOptions) }
+        return try HocDataset.embeddedDefault(options: hocOptions)
+    }
+
+    /// The median full (unoccluded) area of a ground-truth object in patch pixels, when the data
+    /// is a `carve data synth-hoc` folder (objects-*.json); nil otherwise.
+    func groundTruthObjectArea() -> Double? {
+        guard let path = options.dataPath, let info = try? SynthHocInfo.read(folder: path),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return nil }
+        var areas: [Int] = []
+        for name in names where name.hasPrefix("objects-") && name.hasSuffix(".json") {
+            let url = URL(fileURLWithPath: path).appendingPathComponent(name)
+            if let data = try? Data(contentsOf: url),
+               let objects = try? JSONDecoder().decode([SynthHocObject].self, from: data) {
+                areas += objects.map(\.fullArea)
+            }
+        }
+        guard !areas.isEmpty else { return nil }
+        areas.sort()
+        let window = Double(config.window > 0 ? config.window : info.window)
+        let scale = Double(config.imageSize) / window
+        return Double(areas[areas.count / 2]) * scale * scale
+    }
+
+    /// Trains from step 0 (or the latest checkpoint with `resume`) to `config.steps`.
+    public func train() throws -> RunSummary {
+        guard config.application == "hoc" else {
+            return try FgTrainer(config: config, options: options, communicator: communicator).train()
+        }
+        if isLeader {
+            try run.create()
+            try run.writeConfig(config, worldSize: communicator.worldSize)
+        }
+        let data = try loadHocData()
+        guard data.count >= config.batchSize else {
+            throw TrainingError.dataTooSmall(count: data.count, batch: config.batchSize)
+        }
+        let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
+                                    worldSize: communicator.worldSize, seed: config.seed)
+        if config.syncBN { SyncBatchNorm.install(communicator) } else { SyncBatchNorm.uninstall() }
+        defer { SyncBatchNorm.uninstall() }
+
+        let gan = HocGAN(config: config, communicator: communicator)
+        try gan.synchronizeReplicas()
+        let objectArea = isLeader ? groundTruthObjectArea() : nil
+        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
+        let directory = CheckpointDirectory(url: run.checkpoints, keepLast: config.keepCheckpoints)
+        var firstStep = 0
+        if options.resume {
+            let checkpoint = try directory.loadLatest()
+            try state.restore(from: checkpoint, config: config, file: (try? directory.latest())?.lastPathComponent ?? "latest")
+            firstStep = checkpoint.step
+            if isLeader && !options.quiet {
+                printLine("carve: resuming from step \(firstStep) (checkpoint written by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
+            }
+        }
+
+        let stop = StopSignal.install()
+        let progress = Progress(total: config.steps, first: firstStep,
+                                bar: options.progressBar ?? (isatty(2) != 0), enabled: isLeader && !options.quiet)
+        let b = sharding.localBatch, size = config.imageSize
+        var summary = RunSummary(firstStep: firstStep, lastStep: firstStep, interrupted: false, lastMetrics: nil,
+                                 lastCheckpoint: nil, lastEvaluation: nil, secondsPerStep: 0)
+        var timedSteps = 0
+        var timedSeconds = 0.0
+
+        func saveCheckpoint(step: Int) throws {
+            guard isLeader else { return }
+            let (epoch, _) = sharding.position(step: step)
+            let checkpoint = state.checkpoint(step: step, epoch: epoch, config: config, worldSize: communicator.worldSize)
+            summary.lastCheckpoint = try directory.save(checkpoint)
+        }
+
+        func evaluate(step: Int) throws {
+            guard isLeader else { return }
+            let evaluation = HocEvaluation(gan: gan, data: data, config: config, objectArea: objectArea)
+            let report = try evaluation.run(step: step, samplesDirectory: run.samples, evalDirectory: run.eval)
+            summary.lastEvaluation = report
+        }
+
+        var step = firstStep
+        while step < config.steps {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let indices = sharding.localIndices(step: step, rank: communicator.rank)
+            let samples = sharding.localSampleNumbers(step: step, rank: communicator.rank)
+            let real = Tensor(shape: [b, 3, size, size]) { data.fillPatches($0, indices: indices) }
+            let background = Tensor(shape: [b, 3, size, size]) {
+                data.fillBackgrounds($0, seed: config.seed, step: step, samples: samples)
+            }
+            let metrics = try gan.trainStep(HocGAN.Batch(real: real, background: background, samples: samples), step: step)
+            step += 1
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if step > firstStep + 1 { timedSteps += 1; timedSeconds += seconds }  // the first step warms up
+            summary.lastStep = step
+            summary.lastMetrics = metrics
+
+            if isLeader && (step % config.logEvery == 0 || step == config.steps) {
+                try run.appendMetrics([
+                    "step": step, "loss_d": metrics.lossD, "loss_g": metrics.lossG, "area": metrics.area,
+                    "info": metrics.information, "d_real": metrics.dReal, "d_fake": metrics.dFake,
+                    "mask_area": metrics.maskArea, "step_seconds": seconds,
+                    "images_per_second": Double(config.batchSize) / seconds, "world_size": communicator.worldSize,
+                    "time": Date().timeIntervalSince1970,
+                ])
+            }
+            progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
+
+            // Every rank must take the same decision to stop, or the others would hang in the
+            // next collective: the stop flag is agreed by an allreduce-max each step.
+            var flag: [Int64] = [stop.requested ? 1 : 0]
+            try communicator.allReduce(&flag, op: .max)
+            let stopping = flag[0] != 0
+            let last = step == config.steps
+            if stopping || last || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
+                try saveCheckpoint(step: step)
+            }
+            if !stopping && (last || (config.evalEvery > 0 && step % config.evalEvery == 0)) {
+                try evaluate(step: step)
+            }
+            if stopping {
+                summary.interrupted = true
+                progress.finish()
+                if isLeader && !options.quiet {
+                    printLine("carve: interrupted at step \(step); checkpoint \(summary.lastCheckpoint?.path ?? "-")")
+                }
+                break
+            }
+        }
+        if !summary.interrupted { progress.finish() }
+        summary.secondsPerStep = timedSteps > 0 ? timedSeconds / Double(timedSteps) : 0
+        return summary
+    }
+}
+
+/// Writes one line to stderr (progress and messages go to stderr; stdout stays for results).
+func printLine(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
