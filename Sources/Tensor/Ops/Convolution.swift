@@ -195,15 +195,23 @@ func sampleMajor(_ src: UnsafePointer<Float>, samples: Int, channels: Int, posit
 }
 
 /// db[c] += Σ_{n,p} dy[n, c, p]. Shapes: dy [N, C, P], db [C].
+/// Each row is summed in 16 Float lanes (vectorised), the rows in Double.
 func accumulateBiasGradient(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, positions p: Int,
                             into db: UnsafeMutablePointer<Float>) {
+    let chunks = p / 16
     for c in 0..<channels {
-        var s: Float = 0
+        var s = 0.0
         for n in 0..<batch {
             let row = dy + (n * channels + c) * p
-            for i in 0..<p { s += row[i] }
+            var lanes = SIMD16<Float>()
+            for j in 0..<chunks {
+                lanes += UnsafeRawPointer(row + 16 * j).loadUnaligned(as: SIMD16<Float>.self)
+            }
+            var tail: Float = 0
+            for i in (16 * chunks)..<p { tail += row[i] }
+            s += Double(lanes.sum()) + Double(tail)
         }
-        db[c] += s
+        db[c] += Float(s)
     }
 }
 
