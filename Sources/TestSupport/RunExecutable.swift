@@ -77,8 +77,9 @@ public func runExecutable(
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let outURL = folder.appendingPathComponent("stdout"), errURL = folder.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    // A file that could not be created makes FileHandle(forWritingTo:) below throw.
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
     defer { try? out.close(); try? err.close() }
 
@@ -94,13 +95,15 @@ public func runExecutable(
 
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
-    try process.run()
+    try withNoSignalsBlocked { try process.run() }
     let finished = exited.wait(timeout: .now() + timeout) == .success
     if !finished {
         process.terminate()
         if exited.wait(timeout: .now() + 1) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
-            exited.wait()
+            // Process notices the exit only when every descendant has let go of the child's
+            // status socket: do not wait forever for grandchildren that outlive the child.
+            _ = exited.wait(timeout: .now() + 5)
         }
     }
     let standardOutput = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
@@ -113,6 +116,19 @@ public func runExecutable(
     let code = process.terminationReason == .uncaughtSignal
         ? 128 + process.terminationStatus : process.terminationStatus
     return ExecutableResult(exitCode: code, standardOutput: standardOutput, standardError: standardError)
+}
+
+/// Runs `body` with no signal blocked on this thread.
+///
+/// A child started by `Process` inherits the signal mask of the thread that starts it, and test
+/// runners' worker threads block most signals (SIGTERM, SIGINT, ...). Without this, a child run
+/// from a test would ignore `terminate()` and any `kill -TERM` a test sends it.
+private func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+    var none = sigset_t(), previous = sigset_t()
+    sigemptyset(&none)
+    pthread_sigmask(SIG_SETMASK, &none, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    return try body()
 }
 
 // MARK: - Finding the built executables

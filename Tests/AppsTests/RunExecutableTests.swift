@@ -28,6 +28,13 @@ import TestSupport
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
+    @Test func theChildStartsWithNoSignalsBlocked() throws {
+        // Test runners block signals on their threads; a child must still hear SIGTERM. (Run
+        // grep itself: a shell in between would clear the mask and hide the difference.)
+        let result = try runExecutable(URL(fileURLWithPath: "/bin/grep"), arguments: ["SigBlk", "/proc/self/status"])
+        #expect(result.standardOutputLines == ["SigBlk:\t0000000000000000"], "\(result.standardOutput)")
+    }
+
     @Test func reportsASignalAs128PlusItsNumber() throws {
         let result = try runExecutable(shell, arguments: ["-c", "kill -9 $$"])
         #expect(result.exitCode == 128 + 9)
