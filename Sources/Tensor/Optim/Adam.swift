@@ -27,17 +27,35 @@ public enum AdamStateError: LocalizedError, Equatable {
 private func adamUpdate(p: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                         v: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, n: Int,
                         beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, correction2Sqrt: Float) {
+    // PyTorch's lerp_(grad, a) is m + a·(g − m) for a < 0.5, else g − (g − m)·(1 − a).
+    let a = 1 - beta1, b = 1 - beta2
+    let fromEnd = a >= 0.5, ca = fromEnd ? 1 - a : a
     parallelFor(n, grain: 32768) { range in
-        let a = 1 - beta1, b = 1 - beta2
-        // PyTorch's lerp_(grad, a) is m + a·(g − m) for a < 0.5, else g − (g − m)·(1 − a).
-        let fromEnd = a >= 0.5, ca = fromEnd ? 1 - a : a
-        for i in range {
+        // SIMD8 chunks (the same IEEE operations per lane as the scalar tail, so results do not
+        // depend on where a chunk boundary falls), then the remainder one by one.
+        typealias V = SIMD8<Float>
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+            let m0 = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
+            let v0 = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
+            let p0 = UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+            let mi = fromEnd ? gi - (gi - m0) * ca : m0 + ca * (gi - m0)   // exp_avg.lerp_(grad, 1 − β1)
+            let vi = beta2 * v0 + b * gi * gi                            // exp_avg_sq.mul_(β2).addcmul_(g, g, 1 − β2)
+            let pi = p0 - stepSize * mi / (vi.squareRoot() / correction2Sqrt + epsilon)
+            UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
+            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: V.self)
+            i += 8
+        }
+        while i < range.upperBound {
             let gi = g[i]
             let mi = fromEnd ? gi - (gi - m[i]) * ca : m[i] + ca * (gi - m[i])
-            let vi = beta2 * v[i] + b * gi * gi     // exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2)
+            let vi = beta2 * v[i] + b * gi * gi
             m[i] = mi
             v[i] = vi
             p[i] -= stepSize * mi / (vi.squareRoot() / correction2Sqrt + epsilon)
+            i += 1
         }
     }
 }
