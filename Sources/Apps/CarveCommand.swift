@@ -13,7 +13,8 @@ struct CarveCommand: ParsableCommand {
             Run without mpirun for a single process; `mpirun -n 8 carve train ...` trains on 8 ranks.
             """,
         version: carveVersion,
-        subcommands: [TrainCommand.self, CheckpointCommand.self, SampleCommand.self, DataCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, CheckpointCommand.self, SegmentCommand.self, SampleCommand.self, DataCommand.self,
+                      BenchCommand.self])
 
     static func main() {
         OpenBLASCoreType.selectAVX512KernelsIfAvailable()

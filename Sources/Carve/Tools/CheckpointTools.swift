@@ -113,4 +113,14 @@ public enum CheckpointTools {
         try state.restore(from: checkpoint, config: config, file: file, requireOptimizer: false)
         return gan
     }
+
+    /// An fg model (teacher, discriminator, student) with the checkpoint's weights (optimizer state not needed).
+    public static func fgModel(from checkpoint: Checkpoint, file: String) throws -> FgGAN {
+        let config = try configuration(of: checkpoint, file: file)
+        guard config.application == "fg" else { throw FgToolError.notFg(file: file, preset: config.preset) }
+        let gan = FgGAN(config: config, communicator: LocalCommunicator())
+        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
+        try state.restore(from: checkpoint, config: config, file: file, requireOptimizer: false)
+        return gan
+    }
 }

@@ -4,9 +4,13 @@ import Tensor
 
 /// `carve ckpt eval` and `carve sample`: the same evaluation code the trainer's rank 0 runs.
 public enum Evaluator {
-    /// Evaluates `checkpoint` into `out`: `metrics.json` and a panel PNG; returns metrics.json's URL.
+    /// Evaluates `checkpoint` into `out`: `metrics.json` and a panel PNG (fg: also `per-image.csv`);
+    /// returns metrics.json's URL. Dispatches on the checkpoint's application (hoc or fg).
     public static func evaluate(checkpoint url: URL, dataPath: String?, out: URL) throws -> URL {
         let checkpoint = try Checkpoint.load(from: url)
+        if try CheckpointTools.configuration(of: checkpoint, file: url.path).application == "fg" {
+            return try evaluateFg(checkpoint, file: url.path, dataPath: dataPath, out: out)
+        }
         let gan = try CheckpointTools.hocModel(from: checkpoint, file: url.path)
         let config = gan.config
         try createFolder(out)
@@ -61,6 +65,62 @@ public enum Evaluator {
             written += 1
         }
         return written
+    }
+
+    /// fg evaluation: teacher and (when distilled) student against the masks of `dataPath`
+    /// (a synth-fg folder's heldout/, or any folder of images with masks/).
+    static func evaluateFg(_ checkpoint: Checkpoint, file: String, dataPath: String?, out: URL) throws -> URL {
+        let gan = try CheckpointTools.fgModel(from: checkpoint, file: file)
+        guard let dataPath else { throw FgToolError.needsLabelledData(file: file) }
+        let (data, description) = try FgTrainer.evaluationData(data: dataPath, size: gan.config.imageSize)
+        try createFolder(out)
+        let evaluation = FgEvaluation(gan: gan, data: data, dataDescription: description)
+        let result = evaluation.measure(step: checkpoint.step)
+        let metrics = out.appendingPathComponent("metrics.json")
+        try evaluation.write(result, json: metrics, csv: out.appendingPathComponent("per-image.csv"),
+                             panel: out.appendingPathComponent("panel.png"))
+        return metrics
+    }
+
+    /// `carve segment`: one mask PNG (same base name) in `out` per PNG in `images`, from the
+    /// student when the checkpoint was distilled, else the teacher. Each image is resized to the
+    /// model's input and its mask back to the image's size. Returns the number of masks written.
+    ///
+    /// - Throws: `FgToolError.noImages` for a folder without PNGs; `FgToolError.notFg` for a hoc
+    ///   checkpoint; `ImageError` naming an unreadable image.
+    public static func segment(checkpoint url: URL, images: String, out: URL) throws -> Int {
+        let checkpoint = try Checkpoint.load(from: url)
+        let gan = try CheckpointTools.fgModel(from: checkpoint, file: url.path)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: images)
+                .filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }.sorted()
+        } catch {
+            throw FgToolError.noImages(flag: "--images", path: images)
+        }
+        guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: images) }
+        try createFolder(out)
+        let network = gan.isDistilled(step: checkpoint.step) ? gan.student : gan.teacher
+        let s = gan.config.imageSize, hw = s * s
+        let chunk = 8
+        for start in stride(from: 0, to: names.count, by: chunk) {
+            let batch = Array(names[start..<min(start + chunk, names.count)])
+            let originals = try batch.map { try Image.read(path: (images as NSString).appendingPathComponent($0)).rgb() }
+            let input = Tensor(shape: [batch.count, 3, s, s]) { buffer in
+                for (k, image) in originals.enumerated() {
+                    image.resized(height: s, width: s).copy(into: buffer.baseAddress! + k * 3 * hw)
+                }
+            }
+            let masks = FgGAN.masks(of: network, images: input)
+            for (k, name) in batch.enumerated() {
+                let mask = Image(channels: 1, height: s, width: s,
+                                 pixels: Array(UnsafeBufferPointer(start: masks.data + k * hw, count: hw)))
+                let stem = (name as NSString).deletingPathExtension
+                try mask.resized(height: originals[k].height, width: originals[k].width)
+                    .write(path: out.appendingPathComponent(stem + ".png").path)
+            }
+        }
+        return names.count
     }
 
     static func createFolder(_ url: URL) throws {

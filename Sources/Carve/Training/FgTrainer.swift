@@ -1,13 +1,182 @@
 import DDP
 import Foundation
+import Imaging
+import Tensor
 
-/// `carve train` for the fg application (foreground segmentation with data distillation).
+/// `carve train` for the fg application on one rank of W (W = 1 without mpirun): `config.steps`
+/// adversarial steps (`FgGAN.trainStep`) then `config.distillSteps` distillation steps
+/// (`FgGAN.distillStep`), numbered on one global step counter.
+///
+/// Data: `--data` is a `carve data synth-fg` folder (its `train/`, `heldout/` and
+/// `backgrounds/` are used) or any fg folder (CUB, boxes.csv or pre-cropped PNGs);
+/// `--backgrounds` names the background pool (default DATA/backgrounds). Rank 0 alone prints
+/// progress, appends metrics.jsonl, writes checkpoints (`G/` teacher, `D/`, `S/` student,
+/// `opt/…`) and evaluates on DATA/heldout (or the training images when there is none).
 struct FgTrainer {
     let config: Configuration
     let options: TrainOptions
     let communicator: any Communicator
 
+    var isLeader: Bool { communicator.rank == 0 }
+
+    // MARK: - Data
+
+    /// The training images: DATA/train when it exists, else DATA itself.
+    static func trainingFolder(data: String) -> String {
+        let train = (data as NSString).appendingPathComponent("train")
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: train, isDirectory: &isDirectory) && isDirectory.boolValue ? train : data
+    }
+
+    /// The labelled evaluation set of `data`: DATA/heldout when it exists (or DATA itself when it
+    /// is a folder of images with masks/), else the training images.
+    static func evaluationData(data: String, size: Int) throws -> (data: FgDataset, description: String) {
+        let fm = FileManager.default
+        let heldout = (data as NSString).appendingPathComponent("heldout")
+        if fm.fileExists(atPath: heldout) { return (try FgDataset.load(folder: heldout, size: size), heldout) }
+        let train = trainingFolder(data: data)
+        return (try FgDataset.load(folder: train, size: size), train == data ? data : train + " (training images: no heldout/)")
+    }
+
+    /// The background pool folder: `--backgrounds`, else DATA/backgrounds.
+    static func backgroundFolder(data: String, backgrounds: String?) throws -> String {
+        if let backgrounds { return backgrounds }
+        let pool = (data as NSString).appendingPathComponent("backgrounds")
+        guard FileManager.default.fileExists(atPath: pool) else { throw FgToolError.noBackgrounds(data: data) }
+        return pool
+    }
+
+    // MARK: - Training
+
     func train() throws -> RunSummary {
-        throw ConfigurationError("preset \(config.preset): the fg trainer (UNet provider, background pool, distillation) is not available in this build yet; use a hoc preset")
+        guard let dataPath = options.dataPath else {
+            throw ConfigurationError("--data: preset \(config.preset) (fg) needs a dataset folder, e.g. one made by `carve data synth-fg --out DIR`")
+        }
+        let run = RunFolder(url: options.runDirectory)
+        if isLeader {
+            try run.create()
+            try run.writeConfig(config, worldSize: communicator.worldSize)
+        }
+        let size = config.imageSize
+        let data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size)
+        let pool = try BackgroundPool.load(
+            folder: try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath), size: size)
+        guard data.count >= config.batchSize else {
+            throw TrainingError.dataTooSmall(count: data.count, batch: config.batchSize)
+        }
+        let evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
+        let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
+                                    worldSize: communicator.worldSize, seed: config.seed)
+        if config.syncBN { SyncBatchNorm.install(communicator) } else { SyncBatchNorm.uninstall() }
+        defer { SyncBatchNorm.uninstall() }
+
+        let gan = FgGAN(config: config, communicator: communicator)
+        try gan.synchronizeReplicas()
+        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
+        let directory = CheckpointDirectory(url: run.checkpoints, keepLast: config.keepCheckpoints)
+        var firstStep = 0
+        if options.resume {
+            let checkpoint = try directory.loadLatest()
+            try state.restore(from: checkpoint, config: config, file: (try? directory.latest())?.lastPathComponent ?? "latest")
+            firstStep = checkpoint.step
+            if isLeader && !options.quiet {
+                printLine("carve: resuming from step \(firstStep) (checkpoint written by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
+            }
+        }
+
+        let total = config.steps + config.distillSteps
+        let stop = StopSignal.install()
+        let progress = Progress(total: total, first: firstStep,
+                                bar: options.progressBar ?? (isatty(2) != 0), enabled: isLeader && !options.quiet)
+        let b = sharding.localBatch
+        var summary = RunSummary(firstStep: firstStep, lastStep: firstStep, interrupted: false, lastMetrics: nil,
+                                 lastCheckpoint: nil, lastEvaluation: nil, secondsPerStep: 0)
+        var timedSteps = 0
+        var timedSeconds = 0.0
+
+        func saveCheckpoint(step: Int) throws {
+            guard isLeader else { return }
+            let (epoch, _) = sharding.position(step: step)
+            let checkpoint = state.checkpoint(step: step, epoch: epoch, config: config, worldSize: communicator.worldSize)
+            summary.lastCheckpoint = try directory.save(checkpoint)
+        }
+
+        func evaluate(step: Int) throws {
+            guard isLeader, let evaluationSet else { return }
+            let evaluation = FgEvaluation(gan: gan, data: evaluationSet.data, dataDescription: evaluationSet.description)
+            let (url, report) = try evaluation.run(step: step, samplesDirectory: run.samples, evalDirectory: run.eval)
+            summary.lastEvaluation = url
+            if !options.quiet, let iou = report.meanIoU {
+                progress.finish()
+                var line = String(format: "carve: step %d eval: %@ mean IoU %.3f", step, report.model, iou)
+                if report.distilled, let t = report.teacherMeanIoU { line += String(format: " (teacher %.3f)", t) }
+                printLine(line)
+            }
+        }
+
+        var step = firstStep
+        while step < total {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let indices = sharding.localIndices(step: step, rank: communicator.rank)
+            let samples = sharding.localSampleNumbers(step: step, rank: communicator.rank)
+            let images = Tensor(shape: [b, 3, size, size]) { data.fillImages($0, indices: indices) }
+            let background = Tensor(shape: [b, 3, size, size]) {
+                pool.fill($0, seed: config.seed, step: step, samples: samples)
+            }
+            let batch = FgGAN.Batch(images: images, background: background, samples: samples)
+            var record: [String: Any]
+            let line: String
+            if step < config.steps {
+                let m = try gan.trainStep(batch, step: step)
+                record = ["phase": "adversarial", "loss_d": m.lossD, "loss_g": m.lossG, "area": m.area,
+                          "d_real": m.dReal, "d_fake": m.dFake, "mask_area": m.maskArea]
+                line = String(format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f",
+                              m.lossD, m.lossG, m.maskArea, m.dReal, m.dFake)
+            } else {
+                let m = try gan.distillStep(batch, step: step)
+                record = ["phase": "distill", "loss_distill": m.loss, "teacher_area": m.teacherArea,
+                          "student_area": m.studentArea]
+                line = String(format: "distill smooth_l1 %.4f area teacher %.3f student %.3f",
+                              m.loss, m.teacherArea, m.studentArea)
+            }
+            step += 1
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if step > firstStep + 1 { timedSteps += 1; timedSeconds += seconds }  // the first step warms up
+            summary.lastStep = step
+
+            if isLeader && (step % config.logEvery == 0 || step == total) {
+                record["step"] = step
+                record["step_seconds"] = seconds
+                record["images_per_second"] = Double(config.batchSize) / seconds
+                record["world_size"] = communicator.worldSize
+                record["time"] = Date().timeIntervalSince1970
+                try run.appendMetrics(record)
+            }
+            progress.update(step: step, imagesPerSecond: Double(config.batchSize) / seconds, line: line)
+
+            // Every rank must take the same decision to stop (see Trainer.train).
+            var flag: [Int64] = [stop.requested ? 1 : 0]
+            try communicator.allReduce(&flag, op: .max)
+            let stopping = flag[0] != 0
+            let last = step == total
+            let phaseEnd = step == config.steps && config.distillSteps > 0
+            if stopping || last || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
+                try saveCheckpoint(step: step)
+            }
+            if !stopping && (last || phaseEnd || (config.evalEvery > 0 && step % config.evalEvery == 0)) {
+                try evaluate(step: step)
+            }
+            if stopping {
+                summary.interrupted = true
+                progress.finish()
+                if isLeader && !options.quiet {
+                    printLine("carve: interrupted at step \(step); checkpoint \(summary.lastCheckpoint?.path ?? "-")")
+                }
+                break
+            }
+        }
+        if !summary.interrupted { progress.finish() }
+        summary.secondsPerStep = timedSteps > 0 ? timedSeconds / Double(timedSteps) : 0
+        return summary
     }
 }

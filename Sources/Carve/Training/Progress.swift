@@ -18,14 +18,19 @@ final class Progress {
     }
 
     func update(step: Int, metrics: HocGAN.StepMetrics, imagesPerSecond: Double) {
+        update(step: step, imagesPerSecond: imagesPerSecond, line: String(
+            format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f", metrics.lossD, metrics.lossG,
+            metrics.maskArea, metrics.dReal, metrics.dFake))
+    }
+
+    /// Shows `line` (the step's metrics, already formatted) with the throughput and the ETA.
+    func update(step: Int, imagesPerSecond: Double, line metricsLine: String) {
         guard enabled else { return }
         let now = Date()
         let done = step - first
         let elapsed = now.timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
-        let stats = String(format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f %.1f img/s ETA %@",
-                           metrics.lossD, metrics.lossG, metrics.maskArea, metrics.dReal, metrics.dFake,
-                           imagesPerSecond, Self.duration(eta))
+        let stats = metricsLine + String(format: " %.1f img/s ETA %@", imagesPerSecond, Self.duration(eta))
         if bar {
             guard now.timeIntervalSince(lastPrint) > 0.2 || step == total else { return }
             lastPrint = now

@@ -1,0 +1,259 @@
+import DDP
+import Foundation
+import Tensor
+
+/// The fg application (paper, "Foreground Segmentation on Category-specific Images", and the
+/// Appendix "Data Distillation"): a UNet foreground provider, a background pool provider,
+/// Δr = 0, the two-layer composition, an SN-GAN discriminator, then a distilled student UNet.
+///
+/// One adversarial `trainStep` is the per-rank data flow of DESIGN.md: this rank's slice of the
+/// global batch of box-cropped images → teacher masks m = UNet(x) → composite
+/// x_g = x·m + bg·(1 − m) over background-pool patches → D update on the crops (real) and x_g
+/// (fake), eq. (6) → G update with the non-saturating loss + λ·L_area, eq. (7). Gradients of
+/// each network are averaged over ranks through its fused bucket before Adam.
+///
+/// One `distillStep` trains the student with the smooth L1 of eq. (8) against the frozen
+/// teacher's masks on recomposited, randomly flipped inputs (see Note [Distillation inputs]).
+///
+/// ```swift
+/// let gan = FgGAN(config: try Presets.named("tiny-fg"), communicator: LocalCommunicator())
+/// let m = try gan.trainStep(batch, step: 0)       // adversarial step
+/// let s = try gan.distillStep(batch, step: 20)    // after config.steps adversarial steps
+/// ```
+public final class FgGAN {
+    public let config: Configuration
+    /// The teacher: the segmentation network of the foreground provider (checkpoint `G/`).
+    public let teacher: UNet
+    /// The SN-GAN discriminator (checkpoint `D/`).
+    public let discriminator: Discriminator
+    /// The distilled student, the same architecture as the teacher (checkpoint `S/`).
+    public let student: UNet
+    public let provider: SegmentationInstanceProvider
+    public let layout = IdentityLayout()
+    let optimizerG: Adam
+    let optimizerD: Adam
+    let optimizerS: Adam
+    let parallelG: DistributedDataParallel
+    let parallelD: DistributedDataParallel
+    let parallelS: DistributedDataParallel
+
+    /// A batch of this rank: box-cropped images and background-pool patches [b, 3, S, S] for the
+    /// global samples `samples` (the keys of per-sample randomness).
+    public struct Batch {
+        public var images: Tensor
+        public var background: Tensor
+        public var samples: [Int]
+        public init(images: Tensor, background: Tensor, samples: [Int]) {
+            self.images = images
+            self.background = background
+            self.samples = samples
+        }
+    }
+
+    /// What one adversarial step measured, averaged over ranks.
+    public struct StepMetrics: Sendable {
+        public var lossD: Double
+        public var lossG: Double
+        public var area: Double
+        /// Mean D(x) on real crops (after the sigmoid).
+        public var dReal: Double
+        /// Mean D(x_g) on composites.
+        public var dFake: Double
+        /// Mean mask area fraction ‖m‖₁ / A of the teacher's masks.
+        public var maskArea: Double
+    }
+
+    /// What one distillation step measured, averaged over ranks.
+    public struct DistillMetrics: Sendable {
+        /// The smooth L1 of eq. (8) between the student's and the teacher's masks.
+        public var loss: Double
+        /// Mean area fraction of the teacher's masks (the targets).
+        public var teacherArea: Double
+        /// Mean area fraction of the student's masks.
+        public var studentArea: Double
+    }
+
+    public init(config: Configuration, communicator: any Communicator) {
+        self.config = config
+        teacher = UNet(widths: config.unetChannels)
+        discriminator = Discriminator(widths: config.dChannels)
+        student = UNet(widths: config.unetChannels)
+        teacher.initialize(seed: config.seed, path: "G/")
+        discriminator.initialize(seed: config.seed, path: "D/")
+        student.initialize(seed: config.seed, path: "S/")
+        provider = SegmentationInstanceProvider(network: teacher)
+        parallelG = DistributedDataParallel(module: teacher, communicator: communicator)
+        parallelD = DistributedDataParallel(module: discriminator, communicator: communicator)
+        parallelS = DistributedDataParallel(module: student, communicator: communicator)
+        let b1 = Float(config.adamBeta1), b2 = Float(config.adamBeta2)
+        optimizerG = Adam(parameters: teacher.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
+        optimizerD = Adam(parameters: discriminator.namedParameters(), learningRate: Float(config.lrD), beta1: b1, beta2: b2)
+        // The student is a supervised regression: the generator's rate with Adam's usual β1.
+        optimizerS = Adam(parameters: student.namedParameters(), learningRate: Float(config.lrG), beta1: 0.9, beta2: b2)
+    }
+
+    /// The networks by checkpoint prefix: G (teacher), D, S (student).
+    public var networks: [(prefix: String, module: any Module)] {
+        [("G", teacher), ("D", discriminator), ("S", student)]
+    }
+
+    /// The optimizers by checkpoint prefix.
+    var optimizers: [(prefix: String, adam: Adam)] {
+        [("G", optimizerG), ("D", optimizerD), ("S", optimizerS)]
+    }
+
+    /// Start-up under DDP: checks every rank built the same model and configuration, then
+    /// broadcasts rank 0's parameters and buffers.
+    public func synchronizeReplicas() throws {
+        let comm = parallelG.communicator
+        try comm.verifyAgreement([
+            ("configuration", config.hash),
+            ("teacher layout", parallelG.layoutFingerprint),
+            ("discriminator layout", parallelD.layoutFingerprint),
+            ("student layout", parallelS.layoutFingerprint),
+        ])
+        try parallelG.broadcastParameters()
+        try parallelD.broadcastParameters()
+        try parallelS.broadcastParameters()
+    }
+
+    // MARK: - Generator
+
+    /// The generator's side of an adversarial step.
+    public struct Generated {
+        /// Foreground instances [b, 4, S, S]: the image RGB and the teacher's soft mask.
+        public var instances: Tensor
+        /// The teacher's masks [b, 1, S, S].
+        public var masks: Tensor
+        /// The composite x_g = x·m + bg·(1 − m) [b, 3, S, S].
+        public var composite: Tensor
+    }
+
+    /// Foreground provider → identity layout → composition over `background` (eq. 5 with N = 1
+    /// foreground layer over the background instance, whose mask is all ones).
+    public func generate(images: Tensor, background: Tensor, samples: [Int], step: Int) -> Generated {
+        let instances = layout(provider.instances(images: images), seed: config.seed, step: step, keys: samples)
+        let rgb = instances.slice(axis: 1, 0..<3), masks = instances.slice(axis: 1, 3..<4)
+        let composite = Composition.composite(background: background, layers: [(appearance: rgb, mask: masks)])
+        return Generated(instances: instances, masks: masks, composite: composite)
+    }
+
+    // MARK: - Adversarial step
+
+    /// One D update and one G (teacher) update on this rank's `batch` (global step `step`).
+    ///
+    /// - Throws: `TrainingError.nonFinite` when a loss is NaN or infinite (on every rank alike,
+    ///   since the metrics are averaged over ranks first); communicator errors.
+    public func trainStep(_ batch: Batch, step: Int) throws -> StepMetrics {
+        teacher.train(true)
+        discriminator.train(true)
+        let gen = generate(images: batch.images, background: batch.background, samples: batch.samples, step: step)
+
+        // D update: L_D of eq. (6) on the real crops and the (detached) composites.
+        parallelD.zeroGradients()
+        let realLogits = discriminator(batch.images)
+        let fakeLogitsD = discriminator(gen.composite.detached())
+        let lossD = GANLoss.discriminator(realLogits: realLogits, fakeLogits: fakeLogitsD)
+        lossD.backward()
+        try parallelD.allReduceGradients()
+        optimizerD.step()
+
+        // G update: gradients flow through D into the composite, but D's own weights are frozen.
+        parallelG.zeroGradients()
+        let dParams = discriminator.parameters
+        for p in dParams { p.requiresGrad = false }
+        defer { for p in dParams { p.requiresGrad = true } }
+        let lossAdv = GANLoss.generator(fakeLogits: discriminator(gen.composite))
+        let area = GANLoss.area(masks: gen.masks, target: Float(config.areaTarget))
+        let total = lossAdv + area * Float(config.lambdaArea)
+        total.backward()
+        try parallelG.allReduceGradients()
+        optimizerG.step()
+
+        var m: [Double] = [
+            Double(lossD.item), Double(lossAdv.item), Double(area.item),
+            Double(realLogits.sigmoid().mean().item), Double(fakeLogitsD.sigmoid().mean().item),
+            Double(gen.masks.mean().item),
+        ]
+        try parallelG.communicator.allReduce(&m, op: .mean)
+        if !m.allSatisfy(\.isFinite) {
+            throw TrainingError.nonFinite(step: step, what: "loss_d \(m[0]), loss_g \(m[1]), area \(m[2])")
+        }
+        return StepMetrics(lossD: m[0], lossG: m[1], area: m[2], dReal: m[3], dFake: m[4], maskArea: m[5])
+    }
+
+    // MARK: - Data distillation
+
+    // Note [Distillation inputs]
+    // The Appendix feeds the student "augmented input images that are composited from carved
+    // foregrounds (by raw results) and random backgrounds", labelled with the teacher's
+    // prediction, plus horizontal flips. With t = teacher(x) (eval mode, not recorded):
+    //     input  = x·t + bg·(1 − t)     (the same composition as the generator's)
+    //     target = t
+    // and each sample is mirrored (input and target together) with probability ½, drawn from
+    // CounterRNG(seed, "distill-flip", step, global sample index), so ranks never matter.
+
+    /// The student's training pairs for `batch` at `step`: recomposited, flipped inputs and the
+    /// teacher's masks as targets (both [b, ·, S, S], no history).
+    public func distillationPair(_ batch: Batch, step: Int) -> (input: Tensor, target: Tensor) {
+        let t = Self.masks(of: teacher, images: batch.images)
+        return Autodiff.withoutRecording {
+            let input = Composition.composite(background: batch.background, layers: [(appearance: batch.images, mask: t)])
+            let flips = batch.samples.map { sample -> Bool in
+                var rng = CounterRNG(seed: config.seed, purpose: "distill-flip", step: step, index: sample)
+                return rng.uniform() < 0.5
+            }
+            return (Self.flipping(input, where: flips), Self.flipping(t, where: flips))
+        }
+    }
+
+    /// A copy of `x` [N, C, H, W] with sample n mirrored left ↔ right where `flips[n]` (no history).
+    static func flipping(_ x: Tensor, where flips: [Bool]) -> Tensor {
+        precondition(x.rank == 4 && flips.count == x.shape[0], "flipping: \(x.shape) with \(flips.count) flags")
+        let per = x.count / max(x.shape[0], 1), w = x.shape[3]
+        return Tensor(shape: x.shape) { out in
+            let src = x.data, dst = out.baseAddress!
+            for (n, flip) in flips.enumerated() {
+                let a = src + n * per, b = dst + n * per
+                if !flip { b.update(from: a, count: per); continue }
+                for row in 0..<(per / w) {
+                    for j in 0..<w { b[row * w + j] = a[row * w + w - 1 - j] }
+                }
+            }
+        }
+    }
+
+    /// One student update (Appendix, eq. 8) on this rank's `batch` at global step `step`; the
+    /// teacher is frozen (evaluation mode, nothing recorded).
+    ///
+    /// - Throws: `TrainingError.nonFinite` on a NaN or infinite loss; communicator errors.
+    public func distillStep(_ batch: Batch, step: Int) throws -> DistillMetrics {
+        let (input, target) = distillationPair(batch, step: step)
+        student.train(true)
+        parallelS.zeroGradients()
+        let predicted = student(input)
+        let loss = predicted.smoothL1(target)
+        loss.backward()
+        try parallelS.allReduceGradients()
+        optimizerS.step()
+        var m: [Double] = [Double(loss.item), Double(target.mean().item), Double(predicted.mean().item)]
+        try parallelS.communicator.allReduce(&m, op: .mean)
+        if !m.allSatisfy(\.isFinite) {
+            throw TrainingError.nonFinite(step: step, what: "distillation smooth_l1 \(m[0])")
+        }
+        return DistillMetrics(loss: m[0], teacherArea: m[1], studentArea: m[2])
+    }
+
+    // MARK: - Inference
+
+    /// The soft masks [B, 1, S, S] of `network` (evaluation mode, not recorded) for images [B, 3, S, S].
+    public static func masks(of network: UNet, images: Tensor) -> Tensor {
+        let was = network.isTraining
+        network.train(false)
+        defer { network.train(was) }
+        return Autodiff.withoutRecording { network(images) }
+    }
+
+    /// True when the checkpointed step is past the adversarial phase, i.e. the student was trained.
+    public func isDistilled(step: Int) -> Bool { config.distillSteps > 0 && step > config.steps }
+}
