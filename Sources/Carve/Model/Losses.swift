@@ -19,6 +19,11 @@ public enum GANLoss {
         return (d * d).mean()
     }
 
+    /// Mask binarisation: the mean of min(m, 1 − m) = 0.5 − |m − 0.5|, zero for hard masks.
+    public static func binarization(masks: Tensor) -> Tensor {
+        (0.5 - (masks - 0.5).abs()).mean()
+    }
+
     /// The information term: mean squared error between Q's prediction and the instances' z.
     public static func information(predicted: Tensor, z: Tensor) -> Tensor {
         predicted.mse(z)

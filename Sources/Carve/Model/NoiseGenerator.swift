@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// The Table 2 generator: a noise vector z → one RGBA instance, 64×64, sigmoid output.
@@ -30,9 +31,13 @@ public final class NoiseGenerator: Module {
     let bn4: BatchNorm
     let deconv3: ConvTranspose2d
 
-    public init(zDim: Int, widths w: [Int]) {
+    /// The fixed mask envelope [1, 1, 64, 64], or nil (see `Configuration.maskEnvelope`).
+    let envelope: Tensor?
+
+    public init(zDim: Int, widths w: [Int], maskEnvelope: Double = 0) {
         precondition(w.count == 5, "NoiseGenerator: 5 widths, got \(w)")
         self.zDim = zDim
+        envelope = maskEnvelope > 0 ? Self.radialEnvelope(size: 64, outer: Float(maskEnvelope)) : nil
         self.widths = w
         fc = Linear(inputFeatures: zDim, outputFeatures: 8 * 8 * w[0], bias: false)
         bn0 = BatchNorm(channels: w[0])
@@ -62,6 +67,23 @@ public final class NoiseGenerator: Module {
         h = bn2(conv2(h)).leakyRelu(0.2)
         h = bn3(deconv1(h)).leakyRelu(0.2)
         h = bn4(deconv2(h)).leakyRelu(0.2)
-        return deconv3(h).sigmoid()
+        let rgba = deconv3(h).sigmoid()
+        guard let envelope else { return rgba }
+        return Tensor.concat([rgba.slice(axis: 1, 0..<3), rgba.slice(axis: 1, 3..<4) * envelope], axis: 1)
+    }
+
+    /// 1 within radius (outer − 0.25)·S/2 of the centre, a cosine fall to 0 at outer·S/2.
+    static func radialEnvelope(size: Int, outer: Float) -> Tensor {
+        let half = Float(size) / 2, r1 = outer * half, r0 = (outer - 0.25) * half
+        return Tensor(shape: [1, 1, size, size]) { out in
+            for y in 0..<size {
+                for x in 0..<size {
+                    let dy = Float(y) + 0.5 - half, dx = Float(x) + 0.5 - half
+                    let r = (dx * dx + dy * dy).squareRoot()
+                    let t = min(max((r - r0) / (r1 - r0), 0), 1)
+                    out[y * size + x] = 0.5 + 0.5 * cos(Float.pi * t)
+                }
+            }
+        }
     }
 }

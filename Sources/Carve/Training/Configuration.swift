@@ -44,6 +44,14 @@ public struct Configuration: Codable, Equatable, Sendable {
     public var areaTarget: Double
     /// β: weight of the information term (hoc).
     public var beta: Double
+    /// Weight of a mask binarisation term, mean of min(m, 1 − m) over instance masks (not in the
+    /// paper; 0 = off). It removes the degenerate "uniform soft mask at area a" solution early.
+    public var binarize: Double = 0
+    /// hoc: when > 0, instance masks are multiplied by a fixed radial envelope that is 1 inside
+    /// (r − 0.25) and falls smoothly to 0 at r, with r this fraction of the half patch side (not
+    /// in the paper; 0 = off). It keeps a provider's mask off its canvas border, so translated
+    /// layers show no square edges and each mask stays one compact object.
+    public var maskEnvelope: Double = 0
     public var lrD: Double
     public var lrG: Double
     public var adamBeta1: Double
@@ -71,7 +79,8 @@ public struct Configuration: Codable, Equatable, Sendable {
         case imageSize = "image_size", window, patchStride = "patch_stride", flips
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding
-        case lambdaArea = "lambda_area", areaTarget = "area_target", beta
+        case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
+        case maskEnvelope = "mask_envelope"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -194,6 +203,8 @@ extension Configuration {
         try need(application != "fg" || imageSize % 64 == 0, "fg networks (Table 1) need image_size a multiple of 64")
         try need(lrD > 0 && lrG > 0, "learning rates must be positive")
         try need(areaTarget >= 0 && areaTarget <= 1, "area_target must be in [0, 1]")
+        try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
+        try need(binarize >= 0, "binarize must not be negative")
         try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
         try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
     }

@@ -51,7 +51,7 @@ public final class HocGAN {
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
-        generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels)
+        generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels, maskEnvelope: config.maskEnvelope)
         discriminator = Discriminator(widths: config.dChannels)
         information = config.beta > 0 ? InformationHead(zDim: config.zDim, widths: config.qChannels) : nil
         generator.initialize(seed: config.seed, path: "G/")
@@ -161,6 +161,7 @@ public final class HocGAN {
         let masks = gen.instances.slice(axis: 1, 3..<4)
         let area = GANLoss.area(masks: masks, target: Float(config.areaTarget))
         var total = lossAdv + area * Float(config.lambdaArea)
+        if config.binarize > 0 { total = total + GANLoss.binarization(masks: masks) * Float(config.binarize) }
         var info: Tensor? = nil
         if let information {
             let i = GANLoss.information(predicted: information(gen.instances), z: gen.z)
