@@ -52,19 +52,20 @@ struct FgTrainer {
         guard let dataPath = options.dataPath else {
             throw ConfigurationError("--data: preset \(config.preset) (fg) needs a dataset folder, e.g. one made by `carve data synth-fg --out DIR`")
         }
+        // Data first, so a bad flag leaves no run folder behind.
+        let size = config.imageSize
+        let backgrounds = try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath)
+        let data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size)
+        let pool = try BackgroundPool.load(folder: backgrounds, size: size)
+        guard data.count >= config.batchSize else {
+            throw TrainingError.dataTooSmall(count: data.count, batch: config.batchSize)
+        }
+        let evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
         let run = RunFolder(url: options.runDirectory)
         if isLeader {
             try run.create()
             try run.writeConfig(config, worldSize: communicator.worldSize)
         }
-        let size = config.imageSize
-        let data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size)
-        let pool = try BackgroundPool.load(
-            folder: try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath), size: size)
-        guard data.count >= config.batchSize else {
-            throw TrainingError.dataTooSmall(count: data.count, batch: config.batchSize)
-        }
-        let evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
         let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
                                     worldSize: communicator.worldSize, seed: config.seed)
         if config.syncBN { SyncBatchNorm.install(communicator) } else { SyncBatchNorm.uninstall() }
