@@ -24,6 +24,14 @@ public enum GANLoss {
         (0.5 - (masks - 0.5).abs()).mean()
     }
 
+    /// Total variation of masks [K, 1, H, W]: mean |m(y, x+1) − m(y, x)| + mean |m(y+1, x) − m(y, x)|.
+    public static func totalVariation(masks: Tensor) -> Tensor {
+        let h = masks.shape[2], w = masks.shape[3]
+        let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
+        let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
+        return dx.abs().mean() + dy.abs().mean()
+    }
+
     /// The information term: mean squared error between Q's prediction and the instances' z.
     public static func information(predicted: Tensor, z: Tensor) -> Tensor {
         predicted.mse(z)

@@ -52,6 +52,9 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// in the paper; 0 = off). It keeps a provider's mask off its canvas border, so translated
     /// layers show no square edges and each mask stays one compact object.
     public var maskEnvelope: Double = 0
+    /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
+    /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
+    public var maskTV: Double = 0
     public var lrD: Double
     public var lrG: Double
     public var adamBeta1: Double
@@ -80,7 +83,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -205,6 +208,7 @@ extension Configuration {
         try need(areaTarget >= 0 && areaTarget <= 1, "area_target must be in [0, 1]")
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
         try need(binarize >= 0, "binarize must not be negative")
+        try need(maskTV >= 0, "mask_tv must not be negative")
         try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
         try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
     }

@@ -162,6 +162,7 @@ public final class HocGAN {
         let area = GANLoss.area(masks: masks, target: Float(config.areaTarget))
         var total = lossAdv + area * Float(config.lambdaArea)
         if config.binarize > 0 { total = total + GANLoss.binarization(masks: masks) * Float(config.binarize) }
+        if config.maskTV > 0 { total = total + GANLoss.totalVariation(masks: masks) * Float(config.maskTV) }
         var info: Tensor? = nil
         if let information {
             let i = GANLoss.information(predicted: information(gen.instances), z: gen.z)
