@@ -105,10 +105,13 @@ public final class Trainer {
         }
         let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
                                     worldSize: communicator.worldSize, seed: config.seed)
-        if config.syncBN { SyncBatchNorm.install(communicator) } else { SyncBatchNorm.uninstall() }
+        // Every collective of the step goes through `comm`, which adds up its seconds (comm_seconds).
+        let comm = TimedCommunicator(communicator)
+        let fault = try FaultInjection.fromEnvironment()
+        if config.syncBN { SyncBatchNorm.install(comm) } else { SyncBatchNorm.uninstall() }
         defer { SyncBatchNorm.uninstall() }
 
-        let gan = HocGAN(config: config, communicator: communicator)
+        let gan = HocGAN(config: config, communicator: comm)
         try gan.synchronizeReplicas()
         let objectArea = isLeader ? groundTruthObjectArea() : nil
         let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
@@ -149,9 +152,12 @@ public final class Trainer {
         var step = firstStep
         while step < config.steps {
             let started = DispatchTime.now().uptimeNanoseconds
+            let commAtStart = comm.seconds
             let indices = sharding.localIndices(step: step, rank: communicator.rank)
             let samples = sharding.localSampleNumbers(step: step, rank: communicator.rank)
             let real = Tensor(shape: [b, 3, size, size]) { data.fillPatches($0, indices: indices) }
+            if let fault, fault.rank == communicator.rank, fault.step == step { real.data.update(repeating: .nan, count: real.count) }
+            try BadBatchError.check(real, what: "real patches", step: step, samples: samples)
             let background = Tensor(shape: [b, 3, size, size]) {
                 data.fillBackgrounds($0, seed: config.seed, step: step, samples: samples)
             }
@@ -169,6 +175,8 @@ public final class Trainer {
                     "mask_area": metrics.maskArea, "step_seconds": seconds,
                     "images_per_second": Double(config.batchSize) / seconds, "world_size": communicator.worldSize,
                     "time": Date().timeIntervalSince1970,
+                    "comm_seconds": comm.seconds.total - commAtStart.total,
+                    "comm_gradient_seconds": comm.seconds.float - commAtStart.float,
                 ])
             }
             progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
@@ -176,7 +184,7 @@ public final class Trainer {
             // Every rank must take the same decision to stop, or the others would hang in the
             // next collective: the stop flag is agreed by an allreduce-max each step.
             var flag: [Int64] = [stop.requested ? 1 : 0]
-            try communicator.allReduce(&flag, op: .max)
+            try comm.allReduce(&flag, op: .max)
             let stopping = flag[0] != 0
             let last = step == config.steps
             if stopping || last || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
@@ -197,6 +205,43 @@ public final class Trainer {
         if !summary.interrupted { progress.finish() }
         summary.secondsPerStep = timedSteps > 0 ? timedSeconds / Double(timedSteps) : 0
         return summary
+    }
+}
+
+// MARK: - Bad batches and fault injection
+
+/// A rank's batch holds NaN or Inf (bad data in its shard).
+///
+/// The rank checks its own slice before the step, so it aborts the job with one line naming itself
+/// (WithCommunicator) before the gradient allreduce would spread the values to every rank.
+struct BadBatchError: LocalizedError {
+    let step: Int, what: String, sample: Int
+    var errorDescription: String? {
+        "step \(step): non-finite value in the \(what) of global sample \(sample) (bad data in this rank's shard); the last checkpoint is intact"
+    }
+
+    /// Throws for the first non-finite value of `t` [b, …], naming the global sample it belongs to.
+    static func check(_ t: Tensor, what: String, step: Int, samples: [Int]) throws {
+        let p = t.data, n = t.count
+        for i in 0..<n where !p[i].isFinite {
+            throw BadBatchError(step: step, what: what, sample: samples[i / (n / samples.count)])
+        }
+    }
+}
+
+/// Test-only fault injection for launch/test-mpi.sh: `CARVE_FAULT_INJECT=nan@rankR@stepS` fills
+/// rank R's real patches with NaN at step S, as if its shard held bad data. Unset: no effect.
+struct FaultInjection {
+    let rank: Int, step: Int
+
+    static func fromEnvironment() throws -> FaultInjection? {
+        guard let spec = ProcessInfo.processInfo.environment["CARVE_FAULT_INJECT"], !spec.isEmpty else { return nil }
+        let parts = spec.split(separator: "@")
+        guard parts.count == 3, parts[0] == "nan", parts[1].hasPrefix("rank"), parts[2].hasPrefix("step"),
+              let rank = Int(parts[1].dropFirst(4)), let step = Int(parts[2].dropFirst(4)) else {
+            throw ConfigurationError("CARVE_FAULT_INJECT: expected nan@rankR@stepS (e.g. nan@rank1@step3), got '\(spec)'")
+        }
+        return FaultInjection(rank: rank, step: step)
     }
 }
 

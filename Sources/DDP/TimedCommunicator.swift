@@ -1,0 +1,65 @@
+import Foundation
+
+/// A communicator that forwards every collective to another and adds up the seconds spent in them.
+///
+/// The trainer wraps its communicator in one so that `metrics.jsonl` can show the communication
+/// share of a step (`comm_seconds`: gradient allreduces, synchronized BatchNorm statistics, the
+/// metric and stop-flag allreduces). The time of a collective includes waiting for the slowest
+/// rank to arrive, so on a loaded machine it measures imbalance as well as transfer.
+///
+/// ```swift
+/// let timed = TimedCommunicator(try communicatorFromEnvironment())
+/// try timed.allReduce(&gradients, op: .mean)
+/// print(timed.seconds.total, timed.seconds.float)
+/// ```
+public final class TimedCommunicator: Communicator, @unchecked Sendable {
+    /// Cumulative seconds in collectives since creation, by kind.
+    public struct Seconds: Sendable {
+        /// Float allreduces (the fused gradient buckets).
+        public var float = 0.0
+        /// Double allreduces (BatchNorm statistics, step metrics).
+        public var double = 0.0
+        /// Everything else: integer allreduces, broadcasts, gathers, barriers.
+        public var other = 0.0
+        public var total: Double { float + double + other }
+    }
+
+    public let base: any Communicator
+    /// Only the thread that runs the training loop calls collectives, so plain fields suffice.
+    public private(set) var seconds = Seconds()
+
+    public init(_ base: any Communicator) { self.base = base }
+
+    public var rank: Int { base.rank }
+    public var worldSize: Int { base.worldSize }
+
+    @inline(__always) private func timed<T>(_ kind: WritableKeyPath<Seconds, Double>, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds[keyPath: kind] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp) throws {
+        try timed(\.float) { try base.allReduce(buffer, op: op) }
+    }
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, op: ReduceOp) throws {
+        try timed(\.double) { try base.allReduce(buffer, op: op) }
+    }
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Int64>, op: ReduceOp) throws {
+        try timed(\.other) { try base.allReduce(buffer, op: op) }
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+        try timed(\.other) { try base.broadcast(buffer, root: root) }
+    }
+
+    public func allGather(_ send: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try timed(\.other) { try base.allGather(send) }
+    }
+
+    public func barrier() throws { try timed(\.other) { try base.barrier() } }
+
+    public func abort(code: Int32) -> Never { base.abort(code: code) }
+}
