@@ -13,10 +13,10 @@ public enum Evaluator {
         }
         let gan = try CheckpointTools.hocModel(from: checkpoint, file: url.path)
         let config = gan.config
-        try createFolder(out)
         let options = TrainOptions(runDirectory: out, dataPath: dataPath)
         let trainer = try Trainer(config: config, options: options, communicator: LocalCommunicator())
-        let data = try trainer.loadHocData()
+        let data = try trainer.loadHocData()  // before creating `out`, so bad data leaves nothing behind
+        try createFolder(out)
         let evaluation = HocEvaluation(gan: gan, data: data, config: config, objectArea: trainer.groundTruthObjectArea())
         let (report, instances) = evaluation.measure(step: checkpoint.step)
         try evaluation.panel(instances: instances, step: checkpoint.step).write(path: out.appendingPathComponent("panel.png").path)
@@ -73,6 +73,10 @@ public enum Evaluator {
         let gan = try CheckpointTools.fgModel(from: checkpoint, file: file)
         guard let dataPath else { throw FgToolError.needsLabelledData(file: file) }
         let (data, description) = try FgTrainer.evaluationData(data: dataPath, size: gan.config.imageSize)
+        // Without ground truth there is no mean_iou, precision or recall to report.
+        guard data.hasMasks else {
+            throw ConfigurationError("--data \(dataPath): no ground-truth masks (masks/ beside images/) in \(description); evaluating an fg checkpoint needs a labelled set, e.g. a synth-fg folder")
+        }
         try createFolder(out)
         let evaluation = FgEvaluation(gan: gan, data: data, dataDescription: description)
         let result = evaluation.measure(step: checkpoint.step)
