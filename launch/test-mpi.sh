@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the MPI tests (Tests/MPITests, built as `mpi-tests`) under a real mpirun with 2 and 4 ranks,
 # the fault test (a throwing rank must end the job, non-zero, within 10 s) and the same checks
-# without mpirun (local communicator, MPI never initialised). Exits non-zero on any failure.
+# without mpirun (local communicator, MPI never initialised); then `carve train --preset tiny`
+# under mpirun: invariance over 1, 2 and 4 ranks, resume (bitwise on the same world size, from
+# 2 ranks to 1), faults (kill -9 of one rank, NaN data on one rank, kill -9 of the whole job while
+# it checkpoints) and clean stops on SIGUSR1/SIGTERM. Exits non-zero on any failure.
 # Usage: launch/test-mpi.sh BUILD_DIR   (the folder holding mpi-tests and carve)
 set -euo pipefail
 bin=${1:-.build/release}
@@ -46,6 +49,183 @@ for case in "2 1" "4 3" "4 0"; do
     fi
     rm -f "$err"
 done
+
+# ---------------------------------------------------------------------------------------------
+# carve train under mpirun (tiny preset: global batch 4, 20 steps, checkpoints at 10 and 20).
+carve="$bin/carve"
+if [[ ! -x $carve ]]; then
+    fail "no executable $carve: the training tests did not run"
+else
+work=$(mktemp -d)
+background=()  # mpirun PIDs started in the background, killed on exit if still running
+cleanup() {
+    for p in "${background[@]}"; do kill -9 "$p" $(pgrep -P "$p") 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+pass() { echo "  PASS: $*"; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }'; }
+under() { awk -v t="$1" -v l="$2" 'BEGIN { exit !(t < l) }'; }
+
+# mpirun -n N carve train --preset tiny ARGS... (foreground, with a hang guard).
+train() {
+    local n=$1; shift
+    timeout 120 mpirun -n "$n" --oversubscribe "$carve" train --preset tiny --quiet "$@"
+}
+# The same in the background; sets $job to mpirun's PID.
+train_bg() {
+    local n=$1; shift
+    mpirun -n "$n" --oversubscribe "$carve" train --preset tiny "$@" &
+    job=$!
+    background+=("$job")
+}
+# The PID of rank R among mpirun $1's children (from the environment mpirun gave it).
+rank_pid() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then echo "$p"; return; fi
+    done
+}
+# Waits up to $2 s for mpirun $1 to end; sets $code to its exit status (124 = still running, killed).
+finish() {
+    local deadline; deadline=$(awk -v n="$(now)" -v t="$2" 'BEGIN { printf "%.3f", n + t }')
+    while kill -0 "$1" 2>/dev/null && under "$(now)" "$deadline"; do sleep 0.05; done
+    if kill -0 "$1" 2>/dev/null; then kill -9 "$1" $(pgrep -P "$1") 2>/dev/null || true; fi
+    code=0
+    { wait "$1" || code=$?; } 2>/dev/null  # (no "Killed" job notice from bash)
+    if under "$(now)" "$deadline"; then :; else code=124; fi
+}
+# Waits up to $2 s until the command "${@:3}" succeeds (polling); returns 1 on timeout.
+wait_until() {
+    local job=$1 limit=$2; shift 2
+    local deadline; deadline=$(awk -v n="$(now)" -v t="$limit" 'BEGIN { printf "%.3f", n + t }')
+    until "$@"; do
+        kill -0 "$job" 2>/dev/null || return 1
+        under "$(now)" "$deadline" || return 1
+        sleep 0.05
+    done
+}
+has_lines() { [[ -s $1 ]]; }
+latest_is_not() { [[ -f $1 && $(cat "$1") != "$2" ]]; }
+# The step recorded in checkpoint $1 (also proves that it loads: checksum, names, shapes).
+ckpt_step() { "$carve" ckpt inspect "$1" | sed -n 's/.*, step \([0-9]*\),.*/\1/p'; }
+latest_of() { echo "$1/checkpoints/$(tr -d '\n' <"$1/checkpoints/latest")"; }
+
+# --- a. Invariance: the same seed and global batch on 1, 2 and 4 ranks give the same weights.
+echo "train: invariance over 1, 2 and 4 ranks (tiny, 20 steps)"
+for n in 1 2 4; do train "$n" --run-dir "$work/inv$n" || fail "train on $n ranks (exit $?)"; done
+for n in 2 4; do
+    out=$("$carve" ckpt diff "$work/inv1/checkpoints/step-00000020.safetensors" \
+        "$work/inv$n/checkpoints/step-00000020.safetensors" --tolerance 1e-3 2>&1) && ok=1 || ok=0
+    worst=$(grep -o 'worst relative difference [^ ]* over [0-9]* tensors' <<<"$out" || echo "$out")
+    tensor=$(sed -n 1p <<<"$out" | awk '{ print $2 }')
+    if [[ $ok -eq 1 ]]; then pass "1 vs $n ranks: $worst (worst tensor $tensor; limit 1e-3)"
+    else fail "1 vs $n ranks: $worst"; echo "$out" >&2; fi
+done
+
+# --- b. Resume: bitwise on the same world size; from 2 ranks to 1 it continues at step 10.
+echo "train: resume"
+train 2 --steps 10 --run-dir "$work/res2" || fail "10 steps on 2 ranks (exit $?)"
+cp -r "$work/res2" "$work/res1"
+train 2 --steps 20 --resume --run-dir "$work/res2" || fail "resume to 20 on 2 ranks (exit $?)"
+if "$carve" ckpt diff "$work/inv2/checkpoints/step-00000020.safetensors" \
+    "$work/res2/checkpoints/step-00000020.safetensors" --tolerance 0 --optimizer >/dev/null; then
+    pass "2 ranks, 10 + 10 steps = 20 uninterrupted steps, bitwise (weights and optimizer)"
+else fail "2 ranks: resumed run differs from the uninterrupted one (carve ckpt diff --tolerance 0 --optimizer)"; fi
+train 1 --steps 20 --resume --run-dir "$work/res1" || fail "resume to 20 on 1 rank (exit $?)"
+step=$(ckpt_step "$(latest_of "$work/res1")" || true)
+first=$(grep -o '"step":[0-9]*' "$work/res1/metrics.jsonl" | sed -n 3p | cut -d: -f2 || true)
+check "2 ranks → 1 rank: latest checkpoint loads and is at step ${step:-?} (want 20); logging resumed at step ${first:-?} (want 15)" \
+    test "$step" = 20 -a "$first" = 15
+out=$("$carve" ckpt diff "$work/inv1/checkpoints/step-00000020.safetensors" "$(latest_of "$work/res1")" --tolerance 1e-3 2>&1) \
+    && pass "2 ranks → 1 rank matches 20 uninterrupted steps on 1 rank: $(grep -o 'worst relative difference [^ ]*' <<<"$out")" \
+    || fail "2 ranks → 1 rank: $(tail -1 <<<"$out")"
+
+# --- c. Faults.
+# kill -9 of one rank mid-run: the whole job ends, non-zero, within 10 s.
+for victim in 1 0; do
+    echo "train: kill -9 of rank $victim of 2"
+    run="$work/kill$victim"
+    train_bg 2 --steps 100000 --run-dir "$run" --quiet 2>"$run.err"
+    wait_until "$job" 60 has_lines "$run/metrics.jsonl" || fail "no metrics.jsonl from the run to kill"
+    pid=$(rank_pid "$job" "$victim" || true)
+    [[ -n $pid ]] || { fail "no PID for rank $victim among the children of mpirun $job"; pid=$job; }
+    start=$(now)
+    kill -9 "$pid"
+    finish "$job" 30
+    elapsed=$(since "$start")
+    if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10; then
+        pass "job ended with exit $code ${elapsed} s after kill -9 of rank $victim (pid $pid)"
+    else fail "kill -9 of rank $victim: exit $code after $elapsed s (want non-zero within 10 s)"; fi
+done
+
+# NaN in one rank's data: that rank aborts the job with one line naming itself; checkpoints stay.
+echo "train: NaN data on rank 1 of 2 at step 3"
+run="$work/nan"
+start=$(now)
+code=0
+CARVE_FAULT_INJECT=nan@rank1@step3 timeout 60 mpirun -n 2 --oversubscribe -x CARVE_FAULT_INJECT \
+    "$carve" train --preset tiny --quiet --checkpoint-every 2 --run-dir "$run" 2>"$run.err" || code=$?
+elapsed=$(since "$start")
+lines=$(grep -c '^carve: ' "$run.err" || true)
+if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10 && [[ $lines -eq 1 ]] &&
+    grep -q '^carve: rank 1: step 3: non-finite value in the real patches' "$run.err"; then
+    pass "exit $code after $elapsed s with one line: $(grep '^carve: ' "$run.err")"
+else fail "NaN on rank 1: exit $code after $elapsed s, $lines 'carve:' line(s) (want 1 from rank 1):"; cat "$run.err" >&2; fi
+step=$(ckpt_step "$(latest_of "$run")" || true)
+check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
+
+# kill -9 of the whole job (mpirun and every rank) at random moments while it checkpoints every
+# step: `latest` must always load, and --resume must continue from it.
+echo "train: kill -9 of the whole job while it checkpoints every step (10 times)"
+run="$work/crash"
+previous="" bad=0 times=()
+for i in $(seq 10); do
+    resume=(); [[ -n $previous ]] && resume=(--resume)
+    train_bg 2 --steps 100000 --checkpoint-every 1 --run-dir "$run" --quiet "${resume[@]}" 2>>"$run.err"
+    # Wait for a checkpoint written by this run (so a resumed run has continued), then a random moment.
+    if ! wait_until "$job" 60 latest_is_not "$run/checkpoints/latest" "$previous"; then
+        fail "crash $i: no new checkpoint (resume did not continue?)"; cat "$run.err" >&2; bad=1; break
+    fi
+    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+    kill -9 "$job" $(pgrep -P "$job") 2>/dev/null || true
+    finish "$job" 10
+    previous=$(cat "$run/checkpoints/latest")
+    step=$(ckpt_step "$(latest_of "$run")" 2>>"$run.err" || true)
+    if [[ -z $step ]]; then fail "crash $i: latest ($previous) does not load:"; cat "$run.err" >&2; bad=1; break; fi
+    times+=("$step")
+done
+if [[ $bad -eq 0 ]]; then
+    pass "latest loaded after every kill; steps at the kills: ${times[*]}"
+    last=${times[-1]}
+    train 2 --steps $((last + 3)) --resume --checkpoint-every 1 --run-dir "$run" 2>>"$run.err" || fail "final resume (exit $?)"
+    step=$(ckpt_step "$(latest_of "$run")" || true)
+    check "--resume from step $last continued to step ${step:-?} (want $((last + 3)))" test "$step" = $((last + 3))
+    stale=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
+    echo "  note: $stale of the 10 kills hit a checkpoint write (its temporary file is left in checkpoints/)"
+fi
+
+# --- d. Stopping: SIGUSR1 (forwarded by mpirun) and SIGTERM to mpirun checkpoint the step reached.
+# mpirun exits 0 after SIGUSR1, 1 after SIGTERM (see Note [Stopping under mpirun] in StopSignal.swift).
+for case in "USR1 0" "TERM 1"; do
+    read -r sig want <<<"$case"
+    echo "train: SIG$sig to mpirun"
+    run="$work/stop$sig"
+    train_bg 2 --steps 100000 --run-dir "$run" 2>"$run.err"
+    wait_until "$job" 60 has_lines "$run/metrics.jsonl" || fail "no metrics.jsonl from the run to stop"
+    start=$(now)
+    kill -"$sig" "$job"
+    finish "$job" 30
+    elapsed=$(since "$start")
+    reached=$(sed -n 's/^carve: interrupted at step \([0-9]*\);.*/\1/p' "$run.err")
+    step=$(ckpt_step "$(latest_of "$run")" 2>/dev/null || true)
+    if [[ $code -eq $want && -n $reached && $step == "$reached" ]] && under "$elapsed" 10; then
+        pass "exit $code after $elapsed s; interrupted at step $reached, latest loads at step $step"
+    else fail "SIG$sig: exit $code (want $want) after $elapsed s, interrupted at step '${reached}', latest at step '${step}'"; grep -v '^step ' "$run.err" >&2; fi
+done
+fi
 
 if [[ $failed -ne 0 ]]; then echo "test-mpi.sh: some MPI tests failed" >&2; exit 1; fi
 echo "test-mpi.sh: all MPI tests passed"
