@@ -50,8 +50,14 @@ struct CheckpointCommand: ParsableCommand {
         @Option(help: "Comma-separated weights, one per checkpoint.") var weights: String?
         func validate() throws {
             guard !checkpoints.isEmpty else { throw ValidationError("give at least one checkpoint to merge") }
-            if let weights, weights.split(separator: ",").contains(where: { Double($0) == nil }) {
-                throw ValidationError("--weights \(weights): expected comma-separated numbers")
+            if let weights {
+                let values = weights.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+                guard values.allSatisfy({ $0 != nil }) else {
+                    throw ValidationError("--weights \(weights): expected comma-separated numbers")
+                }
+                guard values.count == checkpoints.count else {
+                    throw ValidationError("--weights \(weights): \(values.count) value\(values.count == 1 ? "" : "s") for \(checkpoints.count) checkpoint\(checkpoints.count == 1 ? "" : "s")")
+                }
             }
         }
         func run() throws {

@@ -38,7 +38,7 @@ public enum CheckpointTools {
                 "data_crc32c": crc, "tensors": c.tensors.map(tensorSummary),
             ]
             if !c.extraMetadata.isEmpty { object["metadata"] = c.extraMetadata }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return String(decoding: data, as: UTF8.self)
         }
         var lines = [
