@@ -3,7 +3,8 @@
 
 Usage (from the repository root; needs torch and safetensors, e.g. the venv outside the repo):
 
-    /work/torch-venv/bin/python scripts/make_fixtures.py [--out Tests/TensorTests/Fixtures]
+    /work/torch-venv/bin/python scripts/make_fixtures.py [--out Tests/TensorTests/Fixtures] \
+        [--carve-out Tests/CarveTests/Fixtures]
 
 Each fixture is a small safetensors file of float32 tensors: fixed inputs (from a seeded
 torch generator), PyTorch's outputs, and the gradients of a fixed weighted sum
@@ -20,6 +21,11 @@ Cases (paper Tables 1-2, eqs. 4-8):
   spectral_norm      torch.nn.utils.spectral_norm(Conv2d 3x3 s2 p1): one training forward
   adam               3 steps of torch.optim.Adam(betas=(0.5, 0.999))
   losses             smooth-L1 of eq. (8), BCE-with-logits (targets 1 and 0)
+
+Written to Tests/CarveTests/Fixtures (read by Tests/CarveTests/HocNetworkFixtureTests.swift):
+  hoc_networks       the Table 2 generator and discriminator (Carve's NoiseGenerator and
+                     Discriminator, small widths): one training-mode forward and backward;
+                     its weighted sums use `pattern` (rebuilt in Swift) instead of stored weights
 """
 import argparse
 import os
@@ -172,20 +178,125 @@ def losses(tensors):
         tensors[f"bce{target}.grad_x"] = x.grad
 
 
+def pattern(n):
+    """The weights of the hoc_networks weighted sums: ((i·37) mod 23 − 11) / 8 over the flattened
+    output, exact in float32 and rebuilt by the Swift test (storing them would double the file)."""
+    return ((torch.arange(n) * 37) % 23 - 11).float() / 8
+
+
+class HocGenerator(torch.nn.Module):
+    """Carve's NoiseGenerator (Sources/Carve/Model/NoiseGenerator.swift), same parameter names."""
+
+    def __init__(self, z_dim, w):
+        super().__init__()
+        nn = torch.nn
+        self.w0 = w[0]
+        self.fc = nn.Linear(z_dim, 8 * 8 * w[0], bias=False)
+        self.bn0 = nn.BatchNorm2d(w[0])
+        self.conv1 = nn.Conv2d(w[0], w[1], 4, padding="same", bias=False)
+        self.bn1 = nn.BatchNorm2d(w[1])
+        self.conv2 = nn.Conv2d(w[1], w[2], 4, padding="same", bias=False)
+        self.bn2 = nn.BatchNorm2d(w[2])
+        self.deconv1 = nn.ConvTranspose2d(w[2], w[3], 4, stride=2, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(w[3])
+        self.deconv2 = nn.ConvTranspose2d(w[3], w[4], 4, stride=2, padding=1, bias=False)
+        self.bn4 = nn.BatchNorm2d(w[4])
+        self.deconv3 = nn.ConvTranspose2d(w[4], 4, 4, stride=2, padding=1)
+
+    def forward(self, z):
+        h = F.leaky_relu(self.bn0(self.fc(z).reshape(z.shape[0], self.w0, 8, 8)), 0.2)
+        h = F.leaky_relu(self.bn1(self.conv1(h)), 0.2)
+        h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
+        h = F.leaky_relu(self.bn3(self.deconv1(h)), 0.2)
+        h = F.leaky_relu(self.bn4(self.deconv2(h)), 0.2)
+        return torch.sigmoid(self.deconv3(h))
+
+
+class HocDiscriminator(torch.nn.Module):
+    """Carve's Discriminator (Sources/Carve/Model/Discriminator.swift): SN 3×3 convs with bias,
+    strides 2, 2, 2, 2, 1, lReLU(0.2), then an SN 1×1 head. Names conv1…conv5, head."""
+
+    def __init__(self, w):
+        super().__init__()
+        sn = torch.nn.utils.spectral_norm
+        c = 3
+        for i, width in enumerate(w):
+            setattr(self, f"conv{i + 1}", sn(torch.nn.Conv2d(c, width, 3, stride=2 if i < 4 else 1, padding=1)))
+            c = width
+        self.depth = len(w)
+        self.head = sn(torch.nn.Conv2d(c, 1, 1))
+
+    def forward(self, x):
+        for i in range(self.depth):
+            x = F.leaky_relu(getattr(self, f"conv{i + 1}")(x), 0.2)
+        return self.head(x)
+
+
+def carve_name(name):
+    """PyTorch's state name → Carve's (spectral_norm's weight_orig is Carve's weight)."""
+    return name.replace("weight_orig", "weight")
+
+
+def hoc_networks(tensors):
+    """G: widths [8, 8, 8, 8, 4], z dim 3, batch 2. D: widths [4, 8, 8, 8, 8], batch 2, 64×64.
+    Names: g.z, g.out, g.grad.z; g.<param or buffer> before the step (Carve's names),
+    g.grad.<param>, g.after.<buffer>; likewise d.images, d.out, d.grad.images, d.<name>..."""
+    g = HocGenerator(3, [8, 8, 8, 8, 4])
+    d = HocDiscriminator([4, 8, 8, 8, 8])
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            if name.startswith("bn"):
+                p.copy_(randn(*p.shape, scale=0.2, shift=1.0 if name.endswith("weight") else 0.0))
+            else:
+                # Weights: N(0, 1/fan_in) with fan_in = numel / dim 0 (PyTorch's, for ConvTranspose
+                # too); the one bias (deconv3): N(0, 0.01).
+                p.copy_(randn(*p.shape, scale=p[0].numel() ** -0.5 if p.dim() > 1 else 0.1))
+        for name, b in g.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(randn(*b.shape, scale=0.1))
+            elif name.endswith("running_var"):
+                b.copy_(randn(*b.shape, scale=0.1).abs() + 0.9)
+        for name, p in d.named_parameters():
+            p.copy_(randn(*p.shape, scale=0.3 if name.endswith("weight_orig") else 0.1))
+        for name, b in d.named_buffers():
+            b.copy_(F.normalize(randn(*b.shape), dim=0))
+    for prefix, net in [("g", g), ("d", d)]:
+        for name, t in list(net.named_parameters()) + list(net.named_buffers()):
+            if not name.endswith("num_batches_tracked"):
+                tensors[f"{prefix}.{carve_name(name)}"] = t.detach().clone()
+        net.train()
+    z = leaf(randn(2, 3))
+    images = leaf(randn(2, 3, 64, 64, scale=0.5, shift=0.5))
+    tensors["g.z"], tensors["d.images"] = z.detach().clone(), images.detach().clone()
+    for prefix, net, x, key in [("g", g, z, "z"), ("d", d, images, "images")]:
+        out = net(x)
+        (out * pattern(out.numel()).reshape(out.shape)).sum().backward()
+        tensors[f"{prefix}.out"] = out.detach()
+        tensors[f"{prefix}.grad.{key}"] = x.grad
+        for name, p in net.named_parameters():
+            tensors[f"{prefix}.grad.{carve_name(name)}"] = p.grad
+        for name, b in net.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                tensors[f"{prefix}.after.{name}"] = b.clone()
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(root, "Tests", "TensorTests", "Fixtures"))
+    parser.add_argument("--carve-out", default=os.path.join(root, "Tests", "CarveTests", "Fixtures"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for name, build in [("batch_norm", batch_norm), ("affine_warp", affine_warp), ("conv2d", conv2d),
-                        ("conv_transpose2d", conv_transpose2d), ("spectral_norm", spectral_norm),
-                        ("adam", adam), ("losses", losses)]:
+    os.makedirs(args.carve_out, exist_ok=True)
+    for name, build, folder in [("batch_norm", batch_norm, args.out), ("affine_warp", affine_warp, args.out),
+                                ("conv2d", conv2d, args.out), ("conv_transpose2d", conv_transpose2d, args.out),
+                                ("spectral_norm", spectral_norm, args.out), ("adam", adam, args.out),
+                                ("losses", losses, args.out), ("hoc_networks", hoc_networks, args.carve_out)]:
         GEN.manual_seed(zlib.crc32(name.encode()))  # each fixture independent of the others
         tensors = {}
         build(tensors)
         tensors = {k: v.detach().contiguous().float() for k, v in tensors.items()}
-        path = os.path.join(args.out, f"{name}.safetensors")
+        path = os.path.join(folder, f"{name}.safetensors")
         # One metadata key: safetensors writes metadata in hash order, which varies run to run.
         save_file(tensors, path, metadata={"generator": f"scripts/make_fixtures.py, torch {torch.__version__}"})
         print(f"{path}: {len(tensors)} tensors, {os.path.getsize(path)} bytes")
