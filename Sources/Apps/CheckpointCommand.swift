@@ -44,7 +44,13 @@ struct CheckpointCommand: ParsableCommand {
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Average checkpoints of one architecture (weights optional) into a new checkpoint.")
+            abstract: "Average checkpoints of one architecture (weights optional) into a new checkpoint.",
+            discussion: """
+                Parameters and BatchNorm statistics are averaged (weights are normalised), the optimizer \
+                state is dropped and the step is the largest. Checkpoints of another preset or \
+                architecture are refused, naming the first tensor or configuration key that differs; \
+                the output is written atomically, so a failed merge leaves no file.
+                """)
         @Argument(help: "Checkpoints to average.") var checkpoints: [String]
         @Option(help: "The output checkpoint (written atomically).") var out: String
         @Option(help: "Comma-separated weights, one per checkpoint.") var weights: String?
@@ -72,7 +78,12 @@ struct CheckpointCommand: ParsableCommand {
 
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "eval", abstract: "Evaluate a checkpoint: metrics.json and panels in a folder.")
+            commandName: "eval", abstract: "Evaluate a checkpoint: metrics.json and panels in a folder.",
+            discussion: """
+                hoc: mask_area_mean, single_component_rate and (with --data a synth-hoc folder) \
+                single_object_rate, plus panel.png. fg (--data a labelled folder such as a synth-fg \
+                one): mean_iou, precision, recall, per-image.csv and panel.png.
+                """)
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Option(help: "Data with ground truth (hoc: a synth-hoc folder).") var data: String?
         @Option(help: "The output folder.") var out: String

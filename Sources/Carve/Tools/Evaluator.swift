@@ -6,6 +6,19 @@ import Tensor
 public enum Evaluator {
     /// Evaluates `checkpoint` into `out`: `metrics.json` and a panel PNG (fg: also `per-image.csv`);
     /// returns metrics.json's URL. Dispatches on the checkpoint's application (hoc or fg).
+    ///
+    /// `metrics.json` keys: hoc `mask_area_mean`, `single_component_rate` and, when `dataPath` is
+    /// a synth-hoc folder (objects-*.json), `single_object_rate` (`HocEvaluation`); fg `mean_iou`,
+    /// `precision`, `recall` at threshold 0.5 plus `iou_by_threshold` and the teacher's numbers
+    /// (`FgEvaluation`). `out` is created only once the checkpoint and data have loaded.
+    /// - Parameters:
+    ///   - url: the checkpoint (optimizer state optional, so merged checkpoints work).
+    ///   - dataPath: hoc: images (default: the embedded photo); fg: a labelled folder (required).
+    ///   - out: the output folder (created).
+    ///
+    /// ```swift
+    /// let metrics = try Evaluator.evaluate(checkpoint: ckpt, dataPath: "synth-fg", out: URL(fileURLWithPath: "eval"))
+    /// ```
     public static func evaluate(checkpoint url: URL, dataPath: String?, out: URL) throws -> URL {
         let checkpoint = try Checkpoint.load(from: url)
         if try CheckpointTools.configuration(of: checkpoint, file: url.path).application == "fg" {
@@ -28,6 +41,12 @@ public enum Evaluator {
     }
 
     /// Writes `count` sampled instances (RGB), masks (grey) and carved instances, plus composites.
+    ///
+    /// Files in `out`: `instance-NNNN.png`, `mask-NNNN.png`, `carved-NNNN.png` (instance × mask)
+    /// for each of the `count` samples and `composite-NNNN.png` for the first min(count, 8);
+    /// the noise is a function of the run's seed and the checkpoint's step. Returns the number
+    /// of files written.
+    /// - Throws: the loader's error for a bad file; `ConfigurationError` for an fg checkpoint.
     public static func sample(checkpoint url: URL, count: Int, out: URL) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
         let gan = try CheckpointTools.hocModel(from: checkpoint, file: url.path)
