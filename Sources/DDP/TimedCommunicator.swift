@@ -5,7 +5,9 @@ import Foundation
 /// The trainer wraps its communicator in one so that `metrics.jsonl` can show the communication
 /// share of a step (`comm_seconds`: gradient allreduces, synchronized BatchNorm statistics, the
 /// metric and stop-flag allreduces). The time of a collective includes waiting for the slowest
-/// rank to arrive, so on a loaded machine it measures imbalance as well as transfer.
+/// rank to arrive, so on a loaded machine it measures imbalance as well as transfer; with
+/// `barrierFirst` every collective is preceded by a barrier whose time goes to `waiting`, which
+/// separates the two (a diagnostic: it adds one barrier per collective).
 ///
 /// ```swift
 /// let timed = TimedCommunicator(try communicatorFromEnvironment())
@@ -21,12 +23,19 @@ public final class TimedCommunicator: Communicator, @unchecked Sendable {
         public var double = 0.0
         /// Everything else: integer allreduces, broadcasts, gathers, barriers.
         public var other = 0.0
-        public var total: Double { float + double + other }
+        /// With `barrierFirst`: the barriers before the collectives (waiting for the slowest rank).
+        public var waiting = 0.0
+        /// Collectives called.
+        public var calls = 0
+        /// Seconds in collectives, waiting included.
+        public var total: Double { float + double + other + waiting }
     }
 
     public let base: any Communicator
     /// Only the thread that runs the training loop calls collectives, so plain fields suffice.
     public private(set) var seconds = Seconds()
+    /// Precede every collective by a timed barrier (see above).
+    public var barrierFirst = false
 
     public init(_ base: any Communicator) { self.base = base }
 
@@ -34,6 +43,12 @@ public final class TimedCommunicator: Communicator, @unchecked Sendable {
     public var worldSize: Int { base.worldSize }
 
     @inline(__always) private func timed<T>(_ kind: WritableKeyPath<Seconds, Double>, _ body: () throws -> T) rethrows -> T {
+        seconds.calls += 1
+        if barrierFirst {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try? base.barrier()  // a failing barrier shows again in the collective itself
+            seconds.waiting += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         defer { seconds[keyPath: kind] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         return try body()

@@ -107,6 +107,7 @@ public final class Trainer {
                                     worldSize: communicator.worldSize, seed: config.seed)
         // Every collective of the step goes through `comm`, which adds up its seconds (comm_seconds).
         let comm = TimedCommunicator(communicator)
+        comm.barrierFirst = ProcessInfo.processInfo.environment["CARVE_COMM_SPLIT"] == "1"  // comm_wait_seconds
         let fault = try FaultInjection.fromEnvironment()
         if config.syncBN { SyncBatchNorm.install(comm) } else { SyncBatchNorm.uninstall() }
         defer { SyncBatchNorm.uninstall() }
@@ -177,6 +178,8 @@ public final class Trainer {
                     "time": Date().timeIntervalSince1970,
                     "comm_seconds": comm.seconds.total - commAtStart.total,
                     "comm_gradient_seconds": comm.seconds.float - commAtStart.float,
+                    "comm_wait_seconds": comm.seconds.waiting - commAtStart.waiting,
+                    "comm_calls": comm.seconds.calls - commAtStart.calls,
                 ])
             }
             progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
