@@ -74,11 +74,22 @@ train() {
     local n=$1; shift
     timeout 120 mpirun -n "$n" --oversubscribe "$carve" train --preset tiny --quiet "$@"
 }
-# The same in the background; sets $job to mpirun's PID.
+# The same in the background; sets $job to mpirun's PID. mpirun runs under a subshell that saves
+# its exit status (so bash prints no "Killed" notice when a test kills it).
 train_bg() {
     local n=$1; shift
-    mpirun -n "$n" --oversubscribe "$carve" train --preset tiny "$@" &
-    job=$!
+    rm -f "$work/job.pid" "$work/job.rc"
+    (
+        exec 3>&2 2>/dev/null
+        mpirun -n "$n" --oversubscribe "$carve" train --preset tiny "$@" 2>&3 3>&- &
+        echo $! >"$work/job.pid"
+        code=0
+        wait $! || code=$?
+        echo "$code" >"$work/job.rc"
+    ) &
+    wrapper=$!
+    until [[ -s $work/job.pid ]]; do sleep 0.01; done
+    job=$(cat "$work/job.pid")
     background+=("$job")
 }
 # The PID of rank R among mpirun $1's children (from the environment mpirun gave it).
@@ -88,13 +99,14 @@ rank_pid() {
         if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then echo "$p"; return; fi
     done
 }
-# Waits up to $2 s for mpirun $1 to end; sets $code to its exit status (124 = still running, killed).
+# Waits up to $2 s for mpirun $1 (started by train_bg) to end; sets $code to its exit status
+# (124 = still running, killed).
 finish() {
     local deadline; deadline=$(awk -v n="$(now)" -v t="$2" 'BEGIN { printf "%.3f", n + t }')
     while kill -0 "$1" 2>/dev/null && under "$(now)" "$deadline"; do sleep 0.05; done
     if kill -0 "$1" 2>/dev/null; then kill -9 "$1" $(pgrep -P "$1") 2>/dev/null || true; fi
-    code=0
-    { wait "$1" || code=$?; } 2>/dev/null  # (no "Killed" job notice from bash)
+    wait "$wrapper" || true
+    code=$(cat "$work/job.rc" 2>/dev/null || echo 255)
     if under "$(now)" "$deadline"; then :; else code=124; fi
 }
 # Waits up to $2 s until the command "${@:3}" succeeds (polling); returns 1 on timeout.
@@ -177,8 +189,9 @@ else fail "NaN on rank 1: exit $code after $elapsed s, $lines 'carve:' line(s) (
 step=$(ckpt_step "$(latest_of "$run")" || true)
 check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
 
-# kill -9 of the whole job (mpirun and every rank) at random moments while it checkpoints every
-# step: `latest` must always load, and --resume must continue from it.
+# kill -9 of the whole job (mpirun and every rank) while it checkpoints every step, at random
+# moments and in the middle of checkpoint writes: `latest` must always load, and --resume must
+# continue from it.
 echo "train: kill -9 of the whole job while it checkpoints every step (10 times)"
 run="$work/crash"
 previous="" bad=0 times=()
@@ -189,8 +202,15 @@ for i in $(seq 10); do
     if ! wait_until "$job" 60 latest_is_not "$run/checkpoints/latest" "$previous"; then
         fail "crash $i: no new checkpoint (resume did not continue?)"; cat "$run.err" >&2; bad=1; break
     fi
-    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
-    kill -9 "$job" $(pgrep -P "$job") 2>/dev/null || true
+    pids="$job $(pgrep -P "$job" | tr '\n' ' ')"
+    if ((i % 2)); then
+        sleep "0.$((RANDOM % 10))$((RANDOM % 10))"  # a random moment
+    else
+        # The moment a checkpoint's temporary file exists (mid-write), polled without sleeping.
+        deadline=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 10 }')
+        until compgen -G "$run/checkpoints/.step-*.tmp-*" >/dev/null || ! under "$(now)" "$deadline"; do :; done
+    fi
+    kill -9 $pids 2>/dev/null || true
     finish "$job" 10
     previous=$(cat "$run/checkpoints/latest")
     step=$(ckpt_step "$(latest_of "$run")" 2>>"$run.err" || true)
@@ -204,7 +224,7 @@ if [[ $bad -eq 0 ]]; then
     step=$(ckpt_step "$(latest_of "$run")" || true)
     check "--resume from step $last continued to step ${step:-?} (want $((last + 3)))" test "$step" = $((last + 3))
     stale=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
-    echo "  note: $stale of the 10 kills hit a checkpoint write (its temporary file is left in checkpoints/)"
+    echo "  note: $stale of the 10 kills left a checkpoint's temporary file behind (killed mid-write)"
 fi
 
 # --- d. Stopping: SIGUSR1 (forwarded by mpirun) and SIGTERM to mpirun checkpoint the step reached.
