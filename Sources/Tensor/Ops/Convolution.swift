@@ -100,29 +100,35 @@ func samplesPerGroup(batch: Int, columnFloatsPerSample: Int) -> Int {
 func im2col(_ g: ConvGeometry, images: UnsafePointer<Float>, samples: Int, col: UnsafeMutablePointer<Float>) {
     let ld = samples * g.positions
     let kk = g.k * g.k
-    parallelFor(g.rows, grain: max(1, 32768 / max(ld, 1))) { rows in
-        for r in rows {
-            let ci = r / kk, ky = (r / g.k) % g.k, kx = r % g.k
-            let (x0, x1) = g.validX(kx)
-            let (y0, y1) = g.validY(ky)
-            let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
+    // Channel, then sample, then the K·K taps: the taps re-read one image plane while it is in
+    // L1 (with the taps outside the samples, every tap streamed the channel of the whole batch).
+    parallelFor(g.c, grain: max(1, 32768 / max(kk * ld, 1))) { channels in
+        for ci in channels {
             for n in 0..<samples {
                 let src = images + n * g.imageCount + ci * g.h * g.w
-                let dst = col + r * ld + n * g.positions
-                if y0 > 0 { dst.update(repeating: 0, count: y0 * g.ow) }
-                for oy in y0..<y1 {
-                    let srow = src + (oy * g.stride + iy0) * g.w + ix0
-                    let drow = dst + oy * g.ow
-                    for ox in 0..<x0 { drow[ox] = 0 }
-                    if g.stride == 1 {
-                        (drow + x0).update(from: srow + x0, count: x1 - x0)
-                    } else {
-                        let s = g.stride
-                        for ox in x0..<x1 { drow[ox] = srow[ox * s] }
+                for r in (ci * kk)..<((ci + 1) * kk) {
+                    let ky = (r / g.k) % g.k, kx = r % g.k
+                    let (x0, x1) = g.validX(kx)
+                    let (y0, y1) = g.validY(ky)
+                    let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
+                    let dst = col + r * ld + n * g.positions
+                    if y0 > 0 { dst.update(repeating: 0, count: y0 * g.ow) }
+                    for oy in y0..<y1 {
+                        let srow = src + (oy * g.stride + iy0) * g.w + ix0
+                        let drow = dst + oy * g.ow
+                        for ox in 0..<x0 { drow[ox] = 0 }
+                        if g.stride == 1 {
+                            (drow + x0).update(from: srow + x0, count: x1 - x0)
+                        } else if g.stride == 2 {
+                            gatherEven(srow, x0, x1, into: drow)
+                        } else {
+                            let s = g.stride
+                            for ox in x0..<x1 { drow[ox] = srow[ox &* s] }
+                        }
+                        for ox in x1..<g.ow { drow[ox] = 0 }
                     }
-                    for ox in x1..<g.ow { drow[ox] = 0 }
+                    if y1 < g.oh { (dst + y1 * g.ow).update(repeating: 0, count: (g.oh - y1) * g.ow) }
                 }
-                if y1 < g.oh { (dst + y1 * g.ow).update(repeating: 0, count: (g.oh - y1) * g.ow) }
             }
         }
     }
@@ -135,23 +141,26 @@ func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, samples: Int, images: 
     // Rows of one channel write only that channel's image plane, so channels run in parallel.
     parallelFor(g.c, grain: max(1, 32768 / max(g.k * g.k * ld, 1))) { channels in
         for ci in channels {
-            for ky in 0..<g.k {
-                let (y0, y1) = g.validY(ky)
-                for kx in 0..<g.k {
-                    let (x0, x1) = g.validX(kx)
-                    let r = (ci * g.k + ky) * g.k + kx
-                    let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
-                    for n in 0..<samples {
-                        let dst = images + n * g.imageCount + ci * g.h * g.w
+            // Sample outside the taps: one image plane takes all K·K taps while it is in L1.
+            for n in 0..<samples {
+                let dst = images + n * g.imageCount + ci * g.h * g.w
+                for ky in 0..<g.k {
+                    let (y0, y1) = g.validY(ky)
+                    for kx in 0..<g.k {
+                        let (x0, x1) = g.validX(kx)
+                        let r = (ci * g.k + ky) * g.k + kx
+                        let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
                         let src = col + r * ld + n * g.positions
                         for oy in y0..<y1 {
                             let drow = dst + (oy * g.stride + iy0) * g.w + ix0
                             let srow = src + oy * g.ow
                             if g.stride == 1 {
                                 for ox in x0..<x1 { drow[ox] += srow[ox] }
+                            } else if g.stride == 2 {
+                                scatterAddEven(srow, x0, x1, into: drow)
                             } else {
                                 let s = g.stride
-                                for ox in x0..<x1 { drow[ox * s] += srow[ox] }
+                                for ox in x0..<x1 { drow[ox &* s] += srow[ox] }
                             }
                         }
                     }
@@ -159,6 +168,36 @@ func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, samples: Int, images: 
             }
         }
     }
+}
+
+// Stride-2 rows, 8 outputs at a time: a 16-float load and its even lanes. A chunk at ox touches
+// element 2·ox + 15, so it runs only while ox + 8 < x1 (2·(x1 − 1) is the last element the row
+// may touch); the rest is scalar.
+
+/// drow[ox] = srow[2·ox] for ox in x0..<x1.
+@inline(__always)
+func gatherEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into drow: UnsafeMutablePointer<Float>) {
+    var ox = x0
+    while ox &+ 8 < x1 {
+        let v = UnsafeRawPointer(srow + 2 &* ox).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(drow + ox).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+        ox &+= 8
+    }
+    while ox < x1 { drow[ox] = srow[2 &* ox]; ox &+= 1 }
+}
+
+/// drow[2·ox] += srow[ox] for ox in x0..<x1 (the odd elements are rewritten unchanged).
+@inline(__always)
+func scatterAddEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into drow: UnsafeMutablePointer<Float>) {
+    var ox = x0
+    while ox &+ 8 < x1 {
+        let d = UnsafeMutableRawPointer(drow + 2 &* ox)
+        var v = d.loadUnaligned(as: SIMD16<Float>.self)
+        v.evenHalf += UnsafeRawPointer(srow + ox).loadUnaligned(as: SIMD8<Float>.self)
+        d.storeBytes(of: v, as: SIMD16<Float>.self)
+        ox &+= 8
+    }
+    while ox < x1 { drow[2 &* ox] += srow[ox]; ox &+= 1 }
 }
 
 // MARK: - Layout shuffles between [G, C, P] and [C, G·P]
