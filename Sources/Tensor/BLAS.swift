@@ -4,16 +4,70 @@ import CBLAS
 /// Row-major single-precision GEMM: C = alpha · op(A) · op(B) + beta · C.
 ///
 /// Shapes: op(A) is [m, k], op(B) is [k, n], C is [m, n]; `lda`, `ldb`, `ldc` are row strides.
-@inlinable
+///
+/// With `Threads.count` > 1, a large product is split into that many blocks of C (along its
+/// longer side) computed at once on Carve's threads, each by a 1-thread OpenBLAS call: see
+/// Note [One thread pool].
 public func sgemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+    let threads = Threads.count
+    guard threads > 1, Double(m) * Double(n) * Double(k) >= 2e6, max(m, n) >= 32 * threads else {
+        BLASThreading.adopt()
+        cblasSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    BLASThreading.adopt()
+    let alongColumns = n >= m
+    let length = alongColumns ? n : m
+    let per = ((length + threads - 1) / threads + 15) / 16 * 16  // blocks of whole 16-float lines
+    let blocks = (length + per - 1) / per
+    parallelFor(blocks, grain: 1) { range in
+        for block in range {
+            let lo = block * per, count = min(per, length - lo)
+            if alongColumns {
+                // C[:, lo..<lo+count] = op(A) · op(B)[:, lo..<lo+count]
+                cblasSgemm(transposeA, transposeB, m, count, k, alpha, a, lda,
+                           transposeB ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc)
+            } else {
+                // C[lo..<lo+count, :] = op(A)[lo..<lo+count, :] · op(B)
+                cblasSgemm(transposeA, transposeB, count, n, k, alpha, transposeA ? a + lo : a + lo * lda, lda,
+                           b, ldb, beta, c + lo * ldc, ldc)
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func cblasSgemm(
+    _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+}
+
+// Note [One thread pool]
+// With OpenBLAS's own threads next to Carve's (parallelFor on Dispatch), two pools share the
+// cores: between sgemm calls OpenBLAS's idle workers spin on sched_yield while Carve's threads do
+// im2col, col2im, batch norm and the element-wise work, and the two fight for the same cores
+// (perf: a fifth of a 2-thread demo-hoc step was the OpenBLAS worker yielding). So when Carve
+// uses more than one thread, OpenBLAS is set to one thread per call and `sgemm` splits large
+// products over Carve's threads itself. With `Threads.count` = 1 OpenBLAS keeps whatever
+// OPENBLAS_NUM_THREADS says.
+enum BLASThreading {
+    /// Sets OpenBLAS to one thread per call, once, when Carve runs more than one thread.
+    static let adopted: Bool = {
+        if Threads.count > 1 { openblas_set_num_threads(1) }
+        return true
+    }()
+
+    @inline(__always) static func adopt() { _ = adopted }
 }
 
 /// Row-major single-precision matrix–vector product: y = alpha · op(A) · x + beta · y.

@@ -38,6 +38,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 # padding='same' with an even kernel (Table 2's 4×4 s1 convs) pads asymmetrically, as Carve does.
 warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
 warnings.filterwarnings("ignore", message="torch.distributed.nn.functional.all_reduce is deprecated")
+warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated")
 
 # The presets' network sizes and loss weights (Sources/Carve/Training/Presets.swift).
 HOC_WIDE = dict(g=[256, 256, 256, 128, 64], d=[64, 128, 256, 512, 1024], q=[32, 64, 64],
