@@ -115,6 +115,7 @@ struct FgTrainer {
             }
         }
 
+        let schedule = StepSchedule(config: config, total: total)
         var step = firstStep
         while step < total {
             let started = DispatchTime.now().uptimeNanoseconds
@@ -155,18 +156,10 @@ struct FgTrainer {
             }
             progress.update(step: step, imagesPerSecond: Double(config.batchSize) / seconds, line: line)
 
-            // Every rank must take the same decision to stop (see Trainer.train).
-            var flag: [Int64] = [stop.requested ? 1 : 0]
-            try communicator.allReduce(&flag, op: .max)
-            let stopping = flag[0] != 0
-            let last = step == total
+            let stopping = try schedule.agreeToStop(stop, communicator: communicator)
             let phaseEnd = step == config.steps && config.distillSteps > 0
-            if stopping || last || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
-                try saveCheckpoint(step: step)
-            }
-            if !stopping && (last || phaseEnd || (config.evalEvery > 0 && step % config.evalEvery == 0)) {
-                try evaluate(step: step)
-            }
+            if schedule.checkpointDue(after: step, stopping: stopping) { try saveCheckpoint(step: step) }
+            if schedule.evaluationDue(after: step, stopping: stopping, extra: phaseEnd) { try evaluate(step: step) }
             if stopping {
                 summary.interrupted = true
                 progress.finish()

@@ -150,6 +150,7 @@ public final class Trainer {
             summary.lastEvaluation = report
         }
 
+        let schedule = StepSchedule(config: config, total: config.steps)
         var step = firstStep
         while step < config.steps {
             let started = DispatchTime.now().uptimeNanoseconds
@@ -184,18 +185,9 @@ public final class Trainer {
             }
             progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
 
-            // Every rank must take the same decision to stop, or the others would hang in the
-            // next collective: the stop flag is agreed by an allreduce-max each step.
-            var flag: [Int64] = [stop.requested ? 1 : 0]
-            try comm.allReduce(&flag, op: .max)
-            let stopping = flag[0] != 0
-            let last = step == config.steps
-            if stopping || last || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
-                try saveCheckpoint(step: step)
-            }
-            if !stopping && (last || (config.evalEvery > 0 && step % config.evalEvery == 0)) {
-                try evaluate(step: step)
-            }
+            let stopping = try schedule.agreeToStop(stop, communicator: comm)
+            if schedule.checkpointDue(after: step, stopping: stopping) { try saveCheckpoint(step: step) }
+            if schedule.evaluationDue(after: step, stopping: stopping) { try evaluate(step: step) }
             if stopping {
                 summary.interrupted = true
                 progress.finish()
