@@ -200,7 +200,7 @@ func createFolder(_ folder: String) throws {
 /// Writes `data` to a temporary file next to `path` and renames it over `path`.
 func writeAtomically(_ data: Data, to path: String) throws {
     do {
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(data, to: URL(fileURLWithPath: path))
     } catch {
         throw ImageError.writeFailed(path: path, reason: error.localizedDescription)
     }

@@ -33,7 +33,7 @@ public struct FileError: LocalizedError, Equatable, Sendable {
     }
 
     /// Builds the error from the current `errno`.
-    static func posix(_ path: String, _ operation: String, _ code: Int32 = errno) -> FileError {
+    public static func posix(_ path: String, _ operation: String, _ code: Int32 = errno) -> FileError {
         FileError(path: path, operation: operation, message: String(cString: strerror(code)))
     }
 
