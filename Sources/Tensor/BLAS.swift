@@ -23,7 +23,9 @@ public func sgemm(
     BLASThreading.adopt()
     let alongColumns = n >= m
     let length = alongColumns ? n : m
-    let per = ((length + threads - 1) / threads + 15) / 16 * 16  // blocks of whole 16-float lines
+    // Up to `chunksPerThread` blocks per thread of at least 32 lines, in whole 16-float lines.
+    let wanted = min(threads * chunksPerThread, max(threads, length / 32))
+    let per = ((length + wanted - 1) / wanted + 15) / 16 * 16
     let blocks = (length + per - 1) / per
     parallelFor(blocks, grain: 1) { range in
         for block in range {

@@ -14,6 +14,9 @@ public enum Threads {
     }()
 }
 
+/// Chunks per thread of `parallelFor` (and of split sgemm calls): a few, so the split balances.
+public let chunksPerThread = 4
+
 /// Runs `body(range)` over `0..<count` split into contiguous chunks on `Threads.count` threads,
 /// but only when the work is large enough: `grain` is the least number of items per chunk.
 @inline(__always)
@@ -23,7 +26,10 @@ public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) 
         if count > 0 { body(0..<count) }
         return
     }
-    let chunks = min(threads, count / grain)
+    // Up to 4 chunks per thread, handed out as threads come free (concurrentPerform is dynamic):
+    // on a machine shared with other jobs a thread that lost its core takes fewer chunks instead of
+    // holding up the others (Note [One thread pool] in BLAS.swift).
+    let chunks = min(threads * chunksPerThread, count / grain)
     let per = (count + chunks - 1) / chunks
     withoutActuallyEscaping(body) { body in
         // Each chunk touches its own range only; the closure is not Sendable by type, but the
