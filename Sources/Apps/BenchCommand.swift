@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of Carve's kernels and training step.",
-        subcommands: [BenchOpsCommand.self, BenchAllreduceCommand.self])
+        subcommands: [BenchOpsCommand.self, BenchStepCommand.self, BenchAllreduceCommand.self])
 }
 
 /// `carve bench ops [--json] [--batch 16]`: GFLOP/s of the Table 2 conv layers against sgemm.
