@@ -32,7 +32,9 @@ echo "bench/run.sh: $steps timed steps after $warmup warm-up per measurement; re
 for row in "${rows[@]}"; do
     read -r preset batch world threads <<<"$row"
     grep -qE -- "$only" <<<"$preset" || continue
-    export OPENBLAS_NUM_THREADS=$threads CARVE_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+    # OMP_NUM_THREADS only for PyTorch: coreutils' nproc honours it, and launch/mpirun.sh would
+    # then count one core and add --oversubscribe.
+    export OPENBLAS_NUM_THREADS=$threads CARVE_THREADS=$threads
     common=(--preset "$preset" --batch-size "$batch" --steps "$steps" --warmup "$warmup")
     echo "bench/run.sh: $preset, batch $batch, W=$world × $threads thread(s), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     if ((world == 1)); then
@@ -40,6 +42,6 @@ for row in "${rows[@]}"; do
     else
         bash "$root/launch/mpirun.sh" -n "$world" -x CARVE_THREADS "$carve" bench step "${common[@]}" --json >>"$results"
     fi
-    "$python" "$here/pytorch/step.py" "${common[@]}" --threads "$threads" --world-size "$world" >>"$results"
+    OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "$python" "$here/pytorch/step.py" "${common[@]}" --threads "$threads" --world-size "$world" >>"$results"
 done
 python3 "$here/format.py" "$results" | tee "$out/table.md"
