@@ -134,14 +134,46 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         #expect(worst < 1e-4, "convT K\(kernel) S\(stride) P\(pad): max abs diff \(worst)")
     }
 
+    /// Rows wide enough for the 16- and 8-float paths of im2col/col2im and their scalar tails
+    /// (Note [Padded planes]), forward against direct loops and backward through both adjoints.
+    @Test(arguments: [(3, 2, 1), (4, 2, 1), (4, 1, -1), (3, 1, 1), (5, 3, 2)])
+    func wideRowsMatchDirectLoops(_ kernel: Int, _ stride: Int, _ pad: Int) {
+        let padding: Padding = pad < 0 ? .same : .explicit(pad)
+        let x = Tensor.randomNormal([2, 3, 37, 45], seed: 4, purpose: "x").requiringGrad()
+        let w = Tensor.randomNormal([5, 3, kernel, kernel], seed: 4, purpose: "w")
+        let b = Tensor.randomNormal([5], seed: 4, purpose: "b")
+        let y = conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
+        let expected = Self.directConv(x, w, b, stride: stride, padding: padding)
+        let worst = zip(y.array, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-4, "conv2d K\(kernel) S\(stride) P\(padding) on 37×45: max abs diff \(worst)")
+        // ⟨conv(x), r⟩ = ⟨x, convᵀ(r)⟩: the backward (col2im) against the same direct loops.
+        let r = Tensor.randomNormal(y.shape, seed: 4, purpose: "r")
+        (y * r).sum().backward()
+        var lhs = 0.0, rhs = 0.0
+        for (a, e) in zip(r.array, zip(y.array, Self.directConv(x, w, Tensor(shape: [5]), stride: stride, padding: padding))) {
+            lhs += Double(a) * Double(e.1)
+        }
+        for (a, g) in zip(x.array, x.grad!.array) { rhs += Double(a) * Double(g) }
+        #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)), "adjoint K\(kernel) S\(stride): \(lhs) vs \(rhs)")
+        if stride == 2 && pad >= 0 {
+            let h = Tensor.randomNormal([2, 3, 19, 23], seed: 5, purpose: "h")
+            let wt = Tensor.randomNormal([3, 4, kernel, kernel], seed: 5, purpose: "wt")
+            let bt = Tensor.randomNormal([4], seed: 5, purpose: "bt")
+            let z = convTranspose2d(h, weight: wt, bias: bt, stride: stride, padding: pad)
+            let direct = Self.directConvTranspose(h, wt, bt, stride: stride, padding: pad)
+            let worstT = zip(z.array, direct).map { abs($0 - $1) }.max() ?? 0
+            #expect(worstT < 1e-4, "convT K\(kernel) S\(stride) P\(pad) on 19×23: max abs diff \(worstT)")
+        }
+    }
+
     /// Batches split into several column groups give the same values and gradients as one group.
     @Test func groupedColumnsMatchOneGroup() {
         let x = Tensor.randomNormal([5, 3, 8, 8], seed: 3, purpose: "x").requiringGrad()
         let w = Tensor.randomNormal([4, 3, 3, 3], seed: 3, purpose: "w").requiringGrad()
         let wt = Tensor.randomNormal([3, 2, 4, 4], seed: 3, purpose: "wt").requiringGrad()
         func run(limit: Int) -> [[Float]] {
-            convolutionColumnLimit = limit
-            defer { convolutionColumnLimit = 16 << 20 }
+            ColumnGrouping.override = ColumnGrouping(maxFloats: limit, minColumns: 0)
+            defer { ColumnGrouping.override = nil }
             x.zeroGrad(); w.zeroGrad(); wt.zeroGrad()
             let y = conv2d(x, weight: w, bias: nil, stride: 2, padding: 1)
             let z = convTranspose2d(y.slice(axis: 1, 0..<3), weight: wt, bias: nil, stride: 2, padding: 1)

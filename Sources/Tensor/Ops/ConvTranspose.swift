@@ -39,7 +39,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
     let g = ConvGeometry(c: o, h: oh, w: ow, k: k, stride: stride, padding: .explicit(padding))
     precondition(g.oh == h && g.ow == w, "convTranspose2d: geometry mismatch \(g.oh)×\(g.ow) vs \(h)×\(w)")
     let p = h * w, rows = g.rows  // rows = O·K·K
-    let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, ci) * p)
+    let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, ci) * p, positions: p)
 
     let out = Storage(count: n * o * oh * ow)  // y [N, O, OH, OW]
     out.zero()

@@ -64,70 +64,97 @@ struct ConvGeometry {
     var imageCount: Int { c * h * w }
     /// Columns per sample: OH·OW.
     var positions: Int { oh * ow }
-
-    /// For kernel column `kx`: the output columns ox whose input column ox·S − padLeft + kx
-    /// lies inside [0, W), as a half-open range.
-    @inline(__always)
-    func validX(_ kx: Int) -> (lo: Int, hi: Int) { valid(kx - padLeft, size: w, out: ow) }
-
-    @inline(__always)
-    func validY(_ ky: Int) -> (lo: Int, hi: Int) { valid(ky - padTop, size: h, out: oh) }
-
-    @inline(__always)
-    private func valid(_ offset: Int, size: Int, out: Int) -> (lo: Int, hi: Int) {
-        let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
-        let last = size - 1 - offset
-        let hi = last < 0 ? 0 : min(out, last / stride + 1)
-        return (min(lo, out), max(min(lo, out), hi))
-    }
 }
 
-/// The most floats one group of batched columns may hold (64 MB); tests lower it to exercise
-/// several groups.
-nonisolated(unsafe) var convolutionColumnLimit = 16 << 20
+// Note [Cache-sized groups]
+// At one thread, a group's columns are kept small enough to stay in the core's L2 cache
+// (128 Ki floats = 512 KiB, but at least 512 columns so the GEMM stays wide): im2col writes
+// them, OpenBLAS packs them and its kernel reads them without a trip to memory, and the backward
+// recomputes them per group. On demo-hoc this took a 1-thread step from 0.47–0.50 s to
+// 0.42–0.43 s and its peak RSS from 569 to 332 MB (paper-fg-cub: 1871 → 1337 MB). With several
+// threads one large group per call is faster (the sgemm and im2col splits over threads need the
+// width), so the limit there is 16 Mi floats (64 MiB).
+
+/// How samples are grouped into batched columns: at most `maxFloats` floats of columns per
+/// group, but at least `minColumns` columns (Note [Cache-sized groups]).
+struct ColumnGrouping: Equatable {
+    var maxFloats: Int
+    var minColumns: Int
+
+    /// The grouping for `threads` kernel threads.
+    static func forThreads(_ threads: Int) -> ColumnGrouping {
+        threads > 1 ? ColumnGrouping(maxFloats: 16 << 20, minColumns: 0) : ColumnGrouping(maxFloats: 128 << 10, minColumns: 512)
+    }
+
+    /// Tests set this to exercise several groups.
+    nonisolated(unsafe) static var override: ColumnGrouping?
+    static var current: ColumnGrouping { override ?? forThreads(Threads.count) }
+}
 
 /// How many samples go into one group of batched columns (Note [Batched columns]): the whole
-/// batch unless the columns would exceed `convolutionColumnLimit` floats.
-func samplesPerGroup(batch: Int, columnFloatsPerSample: Int) -> Int {
-    max(1, min(batch, convolutionColumnLimit / max(columnFloatsPerSample, 1)))
+/// batch unless the columns would exceed the grouping's float limit (but never fewer samples than
+/// its least number of columns needs, and never fewer than one).
+func samplesPerGroup(batch: Int, columnFloatsPerSample: Int, positions: Int) -> Int {
+    let grouping = ColumnGrouping.current
+    let byLimit = grouping.maxFloats / max(columnFloatsPerSample, 1)
+    let byWidth = (grouping.minColumns + positions - 1) / max(positions, 1)
+    return max(1, min(batch, max(byLimit, byWidth)))
 }
 
 // MARK: - im2col / col2im
 
+// Note [Padded planes]
+// im2col and col2im go through one zero-padded copy of an image plane at a time, in a per-thread
+// scratch buffer that stays in L1: every tap then reads (or accumulates) whole output rows with
+// no bounds checks, 8 or 16 floats per SIMD operation, instead of clipping each row to the image
+// and calling memmove/memset for a handful of floats (8×8 planes made those calls most of the
+// time). The plane is PH × PW with PH = (OH − 1)·S + K (and likewise PW) plus 16 floats of slack,
+// so a SIMD16 access at the end of a row may spill into the next row or the slack but never out of
+// the buffer.
+
+/// The zero-padded plane geometry of `g`: rows, row stride and the buffer size with slack.
+private struct PaddedPlane {
+    let rows: Int, stride: Int, count: Int
+    init(_ g: ConvGeometry) {
+        rows = max((g.oh - 1) * g.stride + g.k, g.padTop + g.h)
+        stride = max((g.ow - 1) * g.stride + g.k, g.padLeft + g.w)
+        count = rows * stride + 16
+    }
+}
+
 /// col[r, n·OH·OW + oy·OW + ox] = image[n, c, oy·S − padTop + ky, ox·S − padLeft + kx]
 /// (0 outside the image), r = (c·K + ky)·K + kx, for `samples` consecutive images.
-/// Shapes: images [G, C, H, W], col [C·K·K, G·OH·OW].
+/// Shapes: images [G, C, H, W], col [C·K·K, G·OH·OW]. See Note [Padded planes].
 func im2col(_ g: ConvGeometry, images: UnsafePointer<Float>, samples: Int, col: UnsafeMutablePointer<Float>) {
     let ld = samples * g.positions
     let kk = g.k * g.k
-    // Channel, then sample, then the K·K taps: the taps re-read one image plane while it is in
-    // L1 (with the taps outside the samples, every tap streamed the channel of the whole batch).
-    parallelFor(g.c, grain: max(1, 32768 / max(kk * ld, 1))) { channels in
-        for ci in channels {
-            for n in 0..<samples {
-                let src = images + n * g.imageCount + ci * g.h * g.w
-                for r in (ci * kk)..<((ci + 1) * kk) {
-                    let ky = (r / g.k) % g.k, kx = r % g.k
-                    let (x0, x1) = g.validX(kx)
-                    let (y0, y1) = g.validY(ky)
-                    let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
-                    let dst = col + r * ld + n * g.positions
-                    if y0 > 0 { dst.update(repeating: 0, count: y0 * g.ow) }
-                    for oy in y0..<y1 {
-                        let srow = src + (oy * g.stride + iy0) * g.w + ix0
-                        let drow = dst + oy * g.ow
-                        for ox in 0..<x0 { drow[ox] = 0 }
-                        if g.stride == 1 {
-                            (drow + x0).update(from: srow + x0, count: x1 - x0)
-                        } else if g.stride == 2 {
-                            gatherEven(srow, x0, x1, into: drow)
-                        } else {
-                            let s = g.stride
-                            for ox in x0..<x1 { drow[ox] = srow[ox &* s] }
-                        }
-                        for ox in x1..<g.ow { drow[ox] = 0 }
+    let plane = PaddedPlane(g)
+    let planes = g.c * samples
+    // (channel, sample) planes in order; each takes all K·K taps while its padded copy is in L1.
+    parallelFor(planes, grain: max(1, 32768 / max(kk * g.positions, 1))) { range in
+        let pad = UnsafeMutablePointer<Float>.allocate(capacity: plane.count)
+        defer { pad.deallocate() }
+        pad.initialize(repeating: 0, count: plane.count)
+        for index in range {
+            let ci = index / samples, n = index % samples
+            let src = images + n * g.imageCount + ci * g.h * g.w
+            // The interior; the border stays zero from the initialisation.
+            for iy in 0..<g.h {
+                copyRow(src + iy * g.w, into: pad + (iy + g.padTop) * plane.stride + g.padLeft, count: g.w)
+            }
+            for r in (ci * kk)..<((ci + 1) * kk) {
+                let ky = (r / g.k) % g.k, kx = r % g.k
+                let dst = col + r * ld + n * g.positions
+                for oy in 0..<g.oh {
+                    let prow = pad + (oy * g.stride + ky) * plane.stride + kx
+                    let drow = dst + oy * g.ow
+                    switch g.stride {
+                    case 1: copyRow(prow, into: drow, count: g.ow)
+                    case 2: gatherEven(prow, 0, g.ow, into: drow)
+                    default:
+                        let s = g.stride
+                        for ox in 0..<g.ow { drow[ox] = prow[ox &* s] }
                     }
-                    if y1 < g.oh { (dst + y1 * g.ow).update(repeating: 0, count: (g.oh - y1) * g.ow) }
                 }
             }
         }
@@ -136,49 +163,86 @@ func im2col(_ g: ConvGeometry, images: UnsafePointer<Float>, samples: Int, col: 
 
 /// The adjoint of im2col: image[n, c, iy, ix] += col[r, n·OH·OW + oy·OW + ox] for every window
 /// position that reads (iy, ix). Shapes: col [C·K·K, G·OH·OW], images [G, C, H, W] (accumulated).
+/// See Note [Padded planes].
 func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, samples: Int, images: UnsafeMutablePointer<Float>) {
     let ld = samples * g.positions
-    // Rows of one channel write only that channel's image plane, so channels run in parallel.
-    parallelFor(g.c, grain: max(1, 32768 / max(g.k * g.k * ld, 1))) { channels in
-        for ci in channels {
-            // Sample outside the taps: one image plane takes all K·K taps while it is in L1.
-            for n in 0..<samples {
-                let dst = images + n * g.imageCount + ci * g.h * g.w
-                for ky in 0..<g.k {
-                    let (y0, y1) = g.validY(ky)
-                    for kx in 0..<g.k {
-                        let (x0, x1) = g.validX(kx)
-                        let r = (ci * g.k + ky) * g.k + kx
-                        let ix0 = kx - g.padLeft, iy0 = ky - g.padTop
-                        let src = col + r * ld + n * g.positions
-                        for oy in y0..<y1 {
-                            let drow = dst + (oy * g.stride + iy0) * g.w + ix0
-                            let srow = src + oy * g.ow
-                            if g.stride == 1 {
-                                for ox in x0..<x1 { drow[ox] += srow[ox] }
-                            } else if g.stride == 2 {
-                                scatterAddEven(srow, x0, x1, into: drow)
-                            } else {
-                                let s = g.stride
-                                for ox in x0..<x1 { drow[ox &* s] += srow[ox] }
-                            }
-                        }
+    let kk = g.k * g.k
+    let plane = PaddedPlane(g)
+    // Each (channel, sample) plane is written by its own rows only, so planes run in parallel.
+    parallelFor(g.c * samples, grain: max(1, 32768 / max(kk * g.positions, 1))) { range in
+        let pad = UnsafeMutablePointer<Float>.allocate(capacity: plane.count)
+        defer { pad.deallocate() }
+        for index in range {
+            let ci = index / samples, n = index % samples
+            pad.update(repeating: 0, count: plane.count)
+            for r in (ci * kk)..<((ci + 1) * kk) {
+                let ky = (r / g.k) % g.k, kx = r % g.k
+                let src = col + r * ld + n * g.positions
+                for oy in 0..<g.oh {
+                    let prow = pad + (oy * g.stride + ky) * plane.stride + kx
+                    let srow = src + oy * g.ow
+                    switch g.stride {
+                    case 1: addRow(srow, into: prow, count: g.ow)
+                    case 2: scatterAddEven(srow, 0, g.ow, into: prow)
+                    default:
+                        let s = g.stride
+                        for ox in 0..<g.ow { prow[ox &* s] += srow[ox] }
                     }
                 }
+            }
+            let dst = images + n * g.imageCount + ci * g.h * g.w
+            for iy in 0..<g.h {
+                addRow(pad + (iy + g.padTop) * plane.stride + g.padLeft, into: dst + iy * g.w, count: g.w)
             }
         }
     }
 }
 
+/// drow[i] = srow[i] for i in 0..<count, 16 or 8 floats at a time (no call for short rows).
+@inline(__always)
+func copyRow(_ srow: UnsafePointer<Float>, into drow: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i &+ 16 <= count {
+        UnsafeMutableRawPointer(drow + i).storeBytes(of: UnsafeRawPointer(srow + i).loadUnaligned(as: SIMD16<Float>.self),
+                                                     as: SIMD16<Float>.self)
+        i &+= 16
+    }
+    if i &+ 8 <= count {
+        UnsafeMutableRawPointer(drow + i).storeBytes(of: UnsafeRawPointer(srow + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                     as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count { drow[i] = srow[i]; i &+= 1 }
+}
+
+/// drow[i] += srow[i] for i in 0..<count, 16 or 8 floats at a time.
+@inline(__always)
+func addRow(_ srow: UnsafePointer<Float>, into drow: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i &+ 16 <= count {
+        let d = UnsafeMutableRawPointer(drow + i)
+        d.storeBytes(of: d.loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(srow + i).loadUnaligned(as: SIMD16<Float>.self),
+                     as: SIMD16<Float>.self)
+        i &+= 16
+    }
+    if i &+ 8 <= count {
+        let d = UnsafeMutableRawPointer(drow + i)
+        d.storeBytes(of: d.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(srow + i).loadUnaligned(as: SIMD8<Float>.self),
+                     as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count { drow[i] += srow[i]; i &+= 1 }
+}
+
 // Stride-2 rows, 8 outputs at a time: a 16-float load and its even lanes. A chunk at ox touches
-// element 2·ox + 15, so it runs only while ox + 8 < x1 (2·(x1 − 1) is the last element the row
-// may touch); the rest is scalar.
+// elements 2·ox … 2·ox + 15, one past the last element 2·(x1 − 1) the row itself needs; the
+// padded planes leave room for that (Note [Padded planes]). The rest is scalar.
 
 /// drow[ox] = srow[2·ox] for ox in x0..<x1.
 @inline(__always)
 func gatherEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into drow: UnsafeMutablePointer<Float>) {
     var ox = x0
-    while ox &+ 8 < x1 {
+    while ox &+ 8 <= x1 {
         let v = UnsafeRawPointer(srow + 2 &* ox).loadUnaligned(as: SIMD16<Float>.self)
         UnsafeMutableRawPointer(drow + ox).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
         ox &+= 8
@@ -190,7 +254,7 @@ func gatherEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into drow: U
 @inline(__always)
 func scatterAddEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into drow: UnsafeMutablePointer<Float>) {
     var ox = x0
-    while ox &+ 8 < x1 {
+    while ox &+ 8 <= x1 {
         let d = UnsafeMutableRawPointer(drow + 2 &* ox)
         var v = d.loadUnaligned(as: SIMD16<Float>.self)
         v.evenHalf += UnsafeRawPointer(srow + ox).loadUnaligned(as: SIMD8<Float>.self)
@@ -290,7 +354,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     precondition(g.oh >= 1 && g.ow >= 1,
                  "conv2d: input \(x.shape) too small for kernel \(k) with padding \(padding), stride \(stride)")
     let p = g.positions, rows = g.rows
-    let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, o) * p)
+    let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, o) * p, positions: p)
 
     let out = Storage(count: n * o * p)  // y [N, O, OH·OW]
     let yT = Storage(count: o * group * p)  // [O, G·OH·OW] (Note [Batched columns])
