@@ -15,7 +15,7 @@ public func sgemm(
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     let threads = Threads.count
-    guard threads > 1, Double(m) * Double(n) * Double(k) >= 2e6, max(m, n) >= 32 * threads else {
+    guard threads > 1, !ParallelRegion.isInside, Double(m) * Double(n) * Double(k) >= 2e6, max(m, n) >= 32 * threads else {
         BLASThreading.adopt()
         cblasSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return

@@ -22,7 +22,7 @@ public let chunksPerThread = 4
 @inline(__always)
 public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
     let threads = Threads.count
-    if threads <= 1 || count < 2 * grain {
+    if threads <= 1 || count < 2 * grain || ParallelRegion.isInside {
         if count > 0 { body(0..<count) }
         return
     }
@@ -41,4 +41,56 @@ public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) 
             if lo < hi { body(lo..<hi) }
         }
     }
+}
+
+// Note [Nested parallelism]
+// Some kernels are parallel over large independent pieces (the column groups of a convolution,
+// Note [Cache-sized groups]) and call kernels that are parallel themselves (im2col, sgemm). Inside
+// such a piece the nested calls run on the calling thread: each thread keeps its piece in its own
+// cache, and no thread waits on work handed to the pool by another.
+
+/// Marks the current thread as running one piece of an outer parallel loop.
+public enum ParallelRegion {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// True inside `serially`: `parallelFor` and `sgemm` then run on this thread alone.
+    @inline(__always)
+    public static var isInside: Bool { pthread_getspecific(key) != nil }
+
+    /// Runs `body` with the nested kernels on this thread (Note [Nested parallelism]).
+    public static func serially<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, saved) }
+        return try body()
+    }
+}
+
+/// Runs `body(pieces)` for `count` independent pieces split into at most `Threads.count`
+/// contiguous ranges, one per thread, with nested kernels serial (Note [Nested parallelism]);
+/// `body` also gets its range's index (`slot`), so per-slot accumulators sum in a fixed order
+/// whatever thread ran the slot. With one thread (or one piece, or inside another region) it is
+/// a single slot on the calling thread, whose nested kernels keep their own parallelism.
+///
+/// - Returns: the number of slots used (1 ... Threads.count).
+@discardableResult
+public func parallelSlots(_ count: Int, _ body: (_ slot: Int, _ pieces: Range<Int>) -> Void) -> Int {
+    let slots = ParallelRegion.isInside ? 1 : max(1, min(Threads.count, count))
+    if slots == 1 {
+        if count > 0 { body(0, 0..<count) }
+        return 1
+    }
+    let per = (count + slots - 1) / slots
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: slots) { slot in
+            let lo = slot * per, hi = min(count, lo + per)
+            if lo < hi { ParallelRegion.serially { body(slot, lo..<hi) } }
+        }
+    }
+    return slots
 }

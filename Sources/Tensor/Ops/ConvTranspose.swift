@@ -40,24 +40,30 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
     precondition(g.oh == h && g.ow == w, "convTranspose2d: geometry mismatch \(g.oh)×\(g.ow) vs \(h)×\(w)")
     let p = h * w, rows = g.rows  // rows = O·K·K
     let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, ci) * p, positions: p)
+    let groups = (n + group - 1) / group
+    let samples = { (index: Int) in (index * group, min(group, n - index * group)) }  // (n0, gn)
 
     let out = Storage(count: n * o * oh * ow)  // y [N, O, OH, OW]
     out.zero()
-    let xT = Storage(count: ci * group * p)  // [I, G·H·W] (Note [Batched columns])
-    let col = Storage(count: rows * group * p)  // [O·K·K, G·H·W]
-    for n0 in Swift.stride(from: 0, to: n, by: group) {
-        let gn = min(group, n - n0)
-        channelMajor(x.data + n0 * ci * p, samples: gn, channels: ci, positions: p, into: xT.pointer)
-        // col [O·K·K, G·H·W] = Wᵀ [O·K·K, I] · xT [I, G·H·W]
-        sgemm(transposeA: true, transposeB: false, m: rows, n: gn * p, k: ci,
-              a: weight.data, lda: rows, b: xT.pointer, ldb: gn * p, c: col.pointer, ldc: gn * p)
-        col2im(g, col: col.pointer, samples: gn, images: out.pointer + n0 * g.imageCount)
+    var kept: Storage?  // xT of the whole batch, reused by the backward when there is one group
+    // Groups in parallel, each on one thread (Note [Nested parallelism]); one group uses them all.
+    parallelSlots(groups) { _, range in
+        let xT = Storage(count: ci * group * p)  // [I, G·H·W] (Note [Batched columns])
+        let col = Storage(count: rows * group * p)  // [O·K·K, G·H·W]
+        for index in range {
+            let (n0, gn) = samples(index)
+            channelMajor(x.data + n0 * ci * p, samples: gn, channels: ci, positions: p, into: xT.pointer)
+            // col [O·K·K, G·H·W] = Wᵀ [O·K·K, I] · xT [I, G·H·W]
+            sgemm(transposeA: true, transposeB: false, m: rows, n: gn * p, k: ci,
+                  a: weight.data, lda: rows, b: xT.pointer, ldb: gn * p, c: col.pointer, ldc: gn * p)
+            col2im(g, col: col.pointer, samples: gn, images: out.pointer + n0 * g.imageCount)
+            if groups == 1 { kept = xT }
+        }
     }
     if let bias {
         let b = bias.data, y = out.pointer, plane = oh * ow
         for s in 0..<n { for c in 0..<o { let row = y + (s * o + c) * plane; let v = b[c]; for i in 0..<plane { row[i] += v } } }
     }
-    let kept: Storage? = group >= n ? xT : nil  // xT of the whole batch, reused by the backward
     return Tensor.result(shape: [n, o, oh, ow], storage: out, parents: [x, weight] + (bias.map { [$0] } ?? [])) { y in
         // forward was: xT = x (channel-major);  col = Wᵀ · xT;  y = col2im(col) + b
         // so:          dcol = im2col(dy);  dW += xT · dcolᵀ;  dxT = W · dcol;  dx += dxT (sample-major);
@@ -66,29 +72,37 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
         if let bias, bias.requiresGrad {
             accumulateBiasGradient(dy, batch: n, channels: o, positions: oh * ow, into: bias.gradBuffer())
         }
-        let dcol = Storage(count: rows * group * p)  // [O·K·K, G·H·W]
-        for n0 in Swift.stride(from: 0, to: n, by: group) {
-            let gn = min(group, n - n0)
-            im2col(g, images: dy + n0 * g.imageCount, samples: gn, col: dcol.pointer)
-            if weight.requiresGrad {
-                let xT: Storage
-                if let kept { xT = kept } else {
-                    xT = Storage(count: ci * gn * p)  // [I, G·H·W]
-                    channelMajor(x.data + n0 * ci * p, samples: gn, channels: ci, positions: p, into: xT.pointer)
+        // Gradient buffers before the threads start (they are created on first use).
+        let dW = weight.requiresGrad ? weight.gradBuffer() : nil
+        let dx = x.requiresGrad ? x.gradBuffer() : nil
+        // dW sums over groups: per slot, then the slots in order (the same sum on every run).
+        let partials = ParallelPartials(slots: min(groups, Threads.count), count: ci * rows, into: dW)
+        parallelSlots(groups) { slot, range in
+            let dcol = Storage(count: rows * group * p)  // [O·K·K, G·H·W]
+            for index in range {
+                let (n0, gn) = samples(index)
+                im2col(g, images: dy + n0 * g.imageCount, samples: gn, col: dcol.pointer)
+                if dW != nil {
+                    let xT: Storage
+                    if let kept { xT = kept } else {
+                        xT = Storage(count: ci * gn * p)  // [I, G·H·W]
+                        channelMajor(x.data + n0 * ci * p, samples: gn, channels: ci, positions: p, into: xT.pointer)
+                    }
+                    // dW [I, O·K·K] += xT [I, G·H·W] · dcolᵀ [G·H·W, O·K·K]
+                    sgemm(transposeA: false, transposeB: true, m: ci, n: rows, k: gn * p,
+                          a: xT.pointer, lda: gn * p, b: dcol.pointer, ldb: gn * p,
+                          beta: 1, c: partials.buffer(slot), ldc: rows)
                 }
-                // dW [I, O·K·K] += xT [I, G·H·W] · dcolᵀ [G·H·W, O·K·K]
-                sgemm(transposeA: false, transposeB: true, m: ci, n: rows, k: gn * p,
-                      a: xT.pointer, lda: gn * p, b: dcol.pointer, ldb: gn * p,
-                      beta: 1, c: weight.gradBuffer(), ldc: rows)
-            }
-            if x.requiresGrad {
-                let dxT = Storage(count: ci * gn * p)  // [I, G·H·W]
-                // dxT [I, G·H·W] = W [I, O·K·K] · dcol [O·K·K, G·H·W]
-                sgemm(transposeA: false, transposeB: false, m: ci, n: gn * p, k: rows,
-                      a: weight.data, lda: rows, b: dcol.pointer, ldb: gn * p, c: dxT.pointer, ldc: gn * p)
-                sampleMajor(dxT.pointer, samples: gn, channels: ci, positions: p,
-                            into: x.gradBuffer() + n0 * ci * p, bias: nil, accumulate: true)
+                if let dx {
+                    let dxT = Storage(count: ci * gn * p)  // [I, G·H·W]
+                    // dxT [I, G·H·W] = W [I, O·K·K] · dcol [O·K·K, G·H·W]
+                    sgemm(transposeA: false, transposeB: false, m: ci, n: gn * p, k: rows,
+                          a: weight.data, lda: rows, b: dcol.pointer, ldb: gn * p, c: dxT.pointer, ldc: gn * p)
+                    sampleMajor(dxT.pointer, samples: gn, channels: ci, positions: p,
+                                into: dx + n0 * ci * p, bias: nil, accumulate: true)
+                }
             }
         }
+        partials.finish()
     }
 }

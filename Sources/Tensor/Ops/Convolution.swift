@@ -67,13 +67,14 @@ struct ConvGeometry {
 }
 
 // Note [Cache-sized groups]
-// At one thread, a group's columns are kept small enough to stay in the core's L2 cache
-// (128 Ki floats = 512 KiB, but at least 512 columns so the GEMM stays wide): im2col writes
-// them, OpenBLAS packs them and its kernel reads them without a trip to memory, and the backward
-// recomputes them per group. On demo-hoc this took a 1-thread step from 0.47–0.50 s to
-// 0.42–0.43 s and its peak RSS from 569 to 332 MB (paper-fg-cub: 1871 → 1337 MB). With several
-// threads one large group per call is faster (the sgemm and im2col splits over threads need the
-// width), so the limit there is 16 Mi floats (64 MiB).
+// A group's columns are kept small enough to stay in a core's L2 cache (128 Ki floats =
+// 512 KiB, but at least 512 columns so the GEMM stays wide): im2col writes them, OpenBLAS packs
+// them and its kernel reads them without a trip to memory, and the backward recomputes them per
+// group. With several threads the groups run in parallel, one thread per group with its nested
+// kernels serial (`parallelSlots`, Note [Nested parallelism]), instead of splitting one big group's
+// im2col and sgemm over the threads. On demo-hoc (`carve bench step`, this machine) this took the
+// 1-thread step from 0.47–0.50 s to 0.42–0.43 s, the 2-thread step from 0.28 to 0.21 s (with
+// Note [Padded planes] and AVX2), and peak RSS from 569 to 332 MB (paper-fg-cub: 1871 → 1337 MB).
 
 /// How samples are grouped into batched columns: at most `maxFloats` floats of columns per
 /// group, but at least `minColumns` columns (Note [Cache-sized groups]).
@@ -82,13 +83,11 @@ struct ColumnGrouping: Equatable {
     var minColumns: Int
 
     /// The grouping for `threads` kernel threads.
-    static func forThreads(_ threads: Int) -> ColumnGrouping {
-        threads > 1 ? ColumnGrouping(maxFloats: 16 << 20, minColumns: 0) : ColumnGrouping(maxFloats: 128 << 10, minColumns: 512)
-    }
+    static let cacheSized = ColumnGrouping(maxFloats: 128 << 10, minColumns: 512)
 
     /// Tests set this to exercise several groups.
     nonisolated(unsafe) static var override: ColumnGrouping?
-    static var current: ColumnGrouping { override ?? forThreads(Threads.count) }
+    static var current: ColumnGrouping { override ?? cacheSized }
 }
 
 /// How many samples go into one group of batched columns (Note [Batched columns]): the whole
@@ -355,20 +354,25 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
                  "conv2d: input \(x.shape) too small for kernel \(k) with padding \(padding), stride \(stride)")
     let p = g.positions, rows = g.rows
     let group = samplesPerGroup(batch: n, columnFloatsPerSample: max(rows, o) * p, positions: p)
+    let groups = (n + group - 1) / group
+    let samples = { (index: Int) in (index * group, min(group, n - index * group)) }  // (n0, gn)
 
     let out = Storage(count: n * o * p)  // y [N, O, OH·OW]
-    let yT = Storage(count: o * group * p)  // [O, G·OH·OW] (Note [Batched columns])
     var kept: Storage?  // the columns, kept for the backward when the whole batch is one group
-    for n0 in Swift.stride(from: 0, to: n, by: group) {
-        let gn = min(group, n - n0)
-        let col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
-        im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
-        // yT [O, G·P] = W [O, C·K·K] · col [C·K·K, G·P]
-        sgemm(transposeA: false, transposeB: false, m: o, n: gn * p, k: rows,
-              a: weight.data, lda: rows, b: col.pointer, ldb: gn * p, c: yT.pointer, ldc: gn * p)
-        sampleMajor(yT.pointer, samples: gn, channels: o, positions: p, into: out.pointer + n0 * o * p,
-                    bias: bias?.data, accumulate: false)
-        if gn == n { kept = col }
+    // Groups in parallel, each on one thread (Note [Nested parallelism]); one group uses them all.
+    parallelSlots(groups) { _, range in
+        let yT = Storage(count: o * group * p)  // [O, G·OH·OW] (Note [Batched columns])
+        for index in range {
+            let (n0, gn) = samples(index)
+            let col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+            im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
+            // yT [O, G·P] = W [O, C·K·K] · col [C·K·K, G·P]
+            sgemm(transposeA: false, transposeB: false, m: o, n: gn * p, k: rows,
+                  a: weight.data, lda: rows, b: col.pointer, ldb: gn * p, c: yT.pointer, ldc: gn * p)
+            sampleMajor(yT.pointer, samples: gn, channels: o, positions: p, into: out.pointer + n0 * o * p,
+                        bias: bias?.data, accumulate: false)
+            if groups == 1 { kept = col }
+        }
     }
     return Tensor.result(shape: [n, o, g.oh, g.ow], storage: out, parents: [x, weight] + (bias.map { [$0] } ?? [])) { y in
         // forward was: col = im2col(x);  yT = W · col;  y = yT (sample-major) + b
@@ -376,28 +380,67 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
         //              db += Σ_{n,p} dy
         let dy = y.gradStorage!.pointer
         if let bias, bias.requiresGrad { accumulateBiasGradient(dy, batch: n, channels: o, positions: p, into: bias.gradBuffer()) }
-        let dyT = Storage(count: o * group * p)  // [O, G·OH·OW]
-        for n0 in Swift.stride(from: 0, to: n, by: group) {
-            let gn = min(group, n - n0)
-            channelMajor(dy + n0 * o * p, samples: gn, channels: o, positions: p, into: dyT.pointer)
-            if weight.requiresGrad {
-                let col: Storage
-                if let kept { col = kept } else {
-                    col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
-                    im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
+        // Gradient buffers before the threads start (they are created on first use).
+        let dW = weight.requiresGrad ? weight.gradBuffer() : nil
+        let dx = x.requiresGrad ? x.gradBuffer() : nil
+        // dW sums over groups: per slot, then the slots in order (the same sum on every run).
+        let partials = ParallelPartials(slots: min(groups, Threads.count), count: o * rows, into: dW)
+        parallelSlots(groups) { slot, range in
+            let dyT = Storage(count: o * group * p)  // [O, G·OH·OW]
+            for index in range {
+                let (n0, gn) = samples(index)
+                channelMajor(dy + n0 * o * p, samples: gn, channels: o, positions: p, into: dyT.pointer)
+                if dW != nil {
+                    let col: Storage
+                    if let kept { col = kept } else {
+                        col = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+                        im2col(g, images: x.data + n0 * g.imageCount, samples: gn, col: col.pointer)
+                    }
+                    // dW [O, C·K·K] += dyT [O, G·P] · colᵀ [G·P, C·K·K]
+                    sgemm(transposeA: false, transposeB: true, m: o, n: rows, k: gn * p,
+                          a: dyT.pointer, lda: gn * p, b: col.pointer, ldb: gn * p,
+                          beta: 1, c: partials.buffer(slot), ldc: rows)
                 }
-                // dW [O, C·K·K] += dyT [O, G·P] · colᵀ [G·P, C·K·K]
-                sgemm(transposeA: false, transposeB: true, m: o, n: rows, k: gn * p,
-                      a: dyT.pointer, lda: gn * p, b: col.pointer, ldb: gn * p,
-                      beta: 1, c: weight.gradBuffer(), ldc: rows)
-            }
-            if x.requiresGrad {
-                let dcol = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
-                // dcol [C·K·K, G·P] = Wᵀ [C·K·K, O] · dyT [O, G·P]
-                sgemm(transposeA: true, transposeB: false, m: rows, n: gn * p, k: o,
-                      a: weight.data, lda: rows, b: dyT.pointer, ldb: gn * p, c: dcol.pointer, ldc: gn * p)
-                col2im(g, col: dcol.pointer, samples: gn, images: x.gradBuffer() + n0 * g.imageCount)
+                if let dx {
+                    let dcol = Storage(count: rows * gn * p)  // [C·K·K, G·OH·OW]
+                    // dcol [C·K·K, G·P] = Wᵀ [C·K·K, O] · dyT [O, G·P]
+                    sgemm(transposeA: true, transposeB: false, m: rows, n: gn * p, k: o,
+                          a: weight.data, lda: rows, b: dyT.pointer, ldb: gn * p, c: dcol.pointer, ldc: gn * p)
+                    col2im(g, col: dcol.pointer, samples: gn, images: dx + n0 * g.imageCount)
+                }
             }
         }
+        partials.finish()
+    }
+}
+
+/// Per-slot accumulators for a sum over the pieces of `parallelSlots`: slot 0 accumulates into the
+/// target itself, every other slot into a zeroed buffer of its own, and `finish` adds those to the
+/// target in slot order, so the result depends on the number of slots but not on the threads'
+/// timing. With no target (nothing to accumulate) it does nothing.
+struct ParallelPartials {
+    private let target: UnsafeMutablePointer<Float>?
+    private let count: Int
+    private let extra: [Storage]
+
+    init(slots: Int, count: Int, into target: UnsafeMutablePointer<Float>?) {
+        self.target = target
+        self.count = count
+        extra = target == nil || ParallelRegion.isInside ? [] : (1..<max(slots, 1)).map { _ in
+            let s = Storage(count: count)
+            s.zero()
+            return s
+        }
+    }
+
+    /// Where slot `slot` accumulates.
+    func buffer(_ slot: Int) -> UnsafeMutablePointer<Float> {
+        slot == 0 ? target! : extra[slot - 1].pointer
+    }
+
+    /// Adds the other slots' sums to the target, in slot order.
+    func finish() {
+        guard let target else { return }
+        for s in extra { addRow(s.pointer, into: target, count: count) }
     }
 }
