@@ -189,6 +189,24 @@ else fail "NaN on rank 1: exit $code after $elapsed s, $lines 'carve:' line(s) (
 step=$(ckpt_step "$(latest_of "$run")" || true)
 check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
 
+# The same for the fg trainer: NaN in rank 0's images at step 2 of tiny-fg on synth-fg data.
+echo "train: NaN data on rank 0 of 2 at step 2 (fg)"
+run="$work/nan-fg"
+"$carve" data synth-fg --out "$work/fg-data" --count 20 --scene-size 96 >/dev/null 2>"$run.data.err" ||
+    { fail "carve data synth-fg:"; cat "$run.data.err" >&2; }
+start=$(now)
+code=0
+CARVE_FAULT_INJECT=nan@rank0@step2 timeout 60 mpirun -n 2 --oversubscribe -x CARVE_FAULT_INJECT \
+    "$carve" train --preset tiny-fg --data "$work/fg-data" --quiet --checkpoint-every 1 --run-dir "$run" 2>"$run.err" || code=$?
+elapsed=$(since "$start")
+lines=$(grep -c '^carve: ' "$run.err" || true)
+if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10 && [[ $lines -eq 1 ]] &&
+    grep -q '^carve: rank 0: step 2: non-finite value in the images' "$run.err"; then
+    pass "exit $code after $elapsed s with one line: $(grep '^carve: ' "$run.err")"
+else fail "fg NaN on rank 0: exit $code after $elapsed s, $lines 'carve:' line(s) (want 1 from rank 0):"; cat "$run.err" >&2; fi
+step=$(ckpt_step "$(latest_of "$run")" || true)
+check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
+
 # kill -9 of the whole job (mpirun and every rank) while it checkpoints every step, at random
 # moments and in the middle of checkpoint writes: `latest` must always load, and --resume must
 # continue from it.
@@ -220,11 +238,12 @@ done
 if [[ $bad -eq 0 ]]; then
     pass "latest loaded after every kill; steps at the kills: ${times[*]}"
     last=${times[-1]}
+    stale=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
     train 2 --steps $((last + 3)) --resume --checkpoint-every 1 --run-dir "$run" 2>>"$run.err" || fail "final resume (exit $?)"
     step=$(ckpt_step "$(latest_of "$run")" || true)
     check "--resume from step $last continued to step ${step:-?} (want $((last + 3)))" test "$step" = $((last + 3))
-    stale=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
-    echo "  note: $stale of the 10 kills left a checkpoint's temporary file behind (killed mid-write)"
+    left=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
+    check "the resumed run's first save removed the temporary files of killed writers ($stale before, $left after)" test "$left" = 0
 fi
 
 # --- d. Stopping: SIGUSR1 (forwarded by mpirun) and SIGTERM to mpirun checkpoint the step reached.

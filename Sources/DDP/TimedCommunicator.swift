@@ -77,4 +77,12 @@ public final class TimedCommunicator: Communicator, @unchecked Sendable {
     public func barrier() throws { try timed(\.other) { try base.barrier() } }
 
     public func abort(code: Int32) -> Never { base.abort(code: code) }
+
+    /// The `metrics.jsonl` fields for the collectives since `start` (an earlier `seconds`):
+    /// comm_seconds (all, waiting included), comm_gradient_seconds (the float allreduces),
+    /// comm_wait_seconds (with `barrierFirst`) and comm_calls.
+    public func metrics(since start: Seconds) -> [String: Any] {
+        ["comm_seconds": seconds.total - start.total, "comm_gradient_seconds": seconds.float - start.float,
+         "comm_wait_seconds": seconds.waiting - start.waiting, "comm_calls": seconds.calls - start.calls]
+    }
 }

@@ -632,6 +632,23 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
         #expect(CheckpointDirectory.step(fromFileName: ".step-00000042.safetensors.tmp-1-2") == nil)
     }
 
+    /// A writer killed mid-write leaves `.NAME.tmp-PID-RANDOM`; the next save (another process)
+    /// deletes it, but not this process's own temporaries nor other dot files.
+    @Test func saveRemovesTemporariesOfKilledWriters() throws {
+        let run = try TemporaryFolder()
+        defer { run.remove() }
+        let url = run.url.appending(path: "checkpoints")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let other = getpid() == 999_999 ? 999_998 : 999_999
+        let stale = [".step-00000001.safetensors.tmp-\(other)-12345", ".latest.tmp-\(other)-7"]
+        let kept = [".latest.tmp-\(getpid())-9", ".hidden", ".notes.tmp-x-1"]
+        for name in stale + kept { try Data("x".utf8).write(to: url.appending(path: name)) }
+        try CheckpointDirectory(url: url, keepLast: 2).save(sampleCheckpoint())
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: url.path))
+        for name in stale { #expect(!names.contains(name), "\(name) should be gone") }
+        for name in kept { #expect(names.contains(name), "\(name) should stay") }
+    }
+
     @Test func saveKeepsTheLastKAndLatestPointsToTheNewest() throws {
         let run = try TemporaryFolder()
         defer { run.remove() }

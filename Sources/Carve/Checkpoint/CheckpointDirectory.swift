@@ -20,6 +20,7 @@ import Darwin
 ///
 /// Only rank 0 saves. Of the `step-…` files, the `keepLast` highest steps are kept, and always
 /// the one `latest` names (a run resumed from an older step may leave higher-step files behind).
+/// A save also deletes the temporary files of writers killed mid-write in earlier processes.
 ///
 /// ```swift
 /// let folder = CheckpointDirectory(url: run.appending(path: "checkpoints"), keepLast: 3)
@@ -89,13 +90,15 @@ public struct CheckpointDirectory: Sendable {
         try checkpoint.write(to: target)
         try AtomicFile.write(Array((name + "\n").utf8), to: url.appending(path: Self.latestName))
 
-        // Only now that `latest` names the new file may older ones go.
+        // Only now that `latest` names the new file may older ones go, with the temporary files
+        // of earlier runs that were killed while they wrote a checkpoint.
         let files = try checkpointFiles()
         for old in files.dropLast(keepLast) where old.url.lastPathComponent != name {
             if unlink(old.url.path) != 0 && errno != ENOENT {
                 throw FileError.posix(old.url.path, "delete old checkpoint")
             }
         }
+        try AtomicFile.removeStaleTemporaries(in: url)
         return target
     }
 

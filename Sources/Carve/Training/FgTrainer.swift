@@ -68,10 +68,14 @@ struct FgTrainer {
         }
         let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
                                     worldSize: communicator.worldSize, seed: config.seed)
-        if config.syncBN { SyncBatchNorm.install(communicator) } else { SyncBatchNorm.uninstall() }
+        // Every collective of the step goes through `comm`, which adds up its seconds (comm_seconds).
+        let comm = TimedCommunicator(communicator)
+        comm.barrierFirst = ProcessInfo.processInfo.environment["CARVE_COMM_SPLIT"] == "1"  // comm_wait_seconds
+        let fault = try FaultInjection.fromEnvironment()
+        if config.syncBN { SyncBatchNorm.install(comm) } else { SyncBatchNorm.uninstall() }
         defer { SyncBatchNorm.uninstall() }
 
-        let gan = FgGAN(config: config, communicator: communicator)
+        let gan = FgGAN(config: config, communicator: comm)
         try gan.synchronizeReplicas()
         let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
         let directory = CheckpointDirectory(url: run.checkpoints, keepLast: config.keepCheckpoints)
@@ -119,12 +123,16 @@ struct FgTrainer {
         var step = firstStep
         while step < total {
             let started = DispatchTime.now().uptimeNanoseconds
+            let commAtStart = comm.seconds
             let indices = sharding.localIndices(step: step, rank: communicator.rank)
             let samples = sharding.localSampleNumbers(step: step, rank: communicator.rank)
             let images = Tensor(shape: [b, 3, size, size]) { data.fillImages($0, indices: indices) }
+            if let fault, fault.rank == communicator.rank, fault.step == step { images.data.update(repeating: .nan, count: images.count) }
+            try BadBatchError.check(images, what: "images", step: step, samples: samples)
             let background = Tensor(shape: [b, 3, size, size]) {
                 pool.fill($0, seed: config.seed, step: step, samples: samples)
             }
+            try BadBatchError.check(background, what: "background patches", step: step, samples: samples)
             let batch = FgGAN.Batch(images: images, background: background, samples: samples)
             var record: [String: Any]
             let line: String
@@ -152,11 +160,11 @@ struct FgTrainer {
                 record["images_per_second"] = Double(config.batchSize) / seconds
                 record["world_size"] = communicator.worldSize
                 record["time"] = Date().timeIntervalSince1970
-                try run.appendMetrics(record)
+                try run.appendMetrics(record.merging(comm.metrics(since: commAtStart)) { a, _ in a })
             }
             progress.update(step: step, imagesPerSecond: Double(config.batchSize) / seconds, line: line)
 
-            let stopping = try schedule.agreeToStop(stop, communicator: communicator)
+            let stopping = try schedule.agreeToStop(stop, communicator: comm)
             let phaseEnd = step == config.steps && config.distillSteps > 0
             if schedule.checkpointDue(after: step, stopping: stopping) { try saveCheckpoint(step: step) }
             if schedule.evaluationDue(after: step, stopping: stopping, extra: phaseEnd) { try evaluate(step: step) }

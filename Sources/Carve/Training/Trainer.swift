@@ -171,17 +171,14 @@ public final class Trainer {
             summary.lastMetrics = metrics
 
             if isLeader && (step % config.logEvery == 0 || step == config.steps) {
-                try run.appendMetrics([
+                let record: [String: Any] = [
                     "step": step, "loss_d": metrics.lossD, "loss_g": metrics.lossG, "area": metrics.area,
                     "info": metrics.information, "d_real": metrics.dReal, "d_fake": metrics.dFake,
                     "mask_area": metrics.maskArea, "step_seconds": seconds,
                     "images_per_second": Double(config.batchSize) / seconds, "world_size": communicator.worldSize,
                     "time": Date().timeIntervalSince1970,
-                    "comm_seconds": comm.seconds.total - commAtStart.total,
-                    "comm_gradient_seconds": comm.seconds.float - commAtStart.float,
-                    "comm_wait_seconds": comm.seconds.waiting - commAtStart.waiting,
-                    "comm_calls": comm.seconds.calls - commAtStart.calls,
-                ])
+                ]
+                try run.appendMetrics(record.merging(comm.metrics(since: commAtStart)) { a, _ in a })
             }
             progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
 
@@ -225,7 +222,8 @@ struct BadBatchError: LocalizedError {
 }
 
 /// Test-only fault injection for launch/test-mpi.sh: `CARVE_FAULT_INJECT=nan@rankR@stepS` fills
-/// rank R's real patches with NaN at step S, as if its shard held bad data. Unset: no effect.
+/// rank R's real patches (hoc) or images (fg) with NaN at step S, as if its shard held bad data.
+/// Unset: no effect.
 struct FaultInjection {
     let rank: Int, step: Int
 

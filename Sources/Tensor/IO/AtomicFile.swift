@@ -131,6 +131,30 @@ public enum AtomicFile {
         }
     }
 
+    /// Deletes the temporary files that writers of other processes left in `folder` when they
+    /// were killed mid-write (`.NAME.tmp-PID-RANDOM` with PID ≠ this process's), and returns
+    /// their names. Call it only where one process writes the folder at a time (rank 0 of the
+    /// run that owns it): a temporary of a live writer in another process would go too.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: URL) throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        } catch {
+            throw FileError(path: folder.path, operation: "list folder", message: error.localizedDescription)
+        }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let fields = name[marker.upperBound...].split(separator: "-")
+            guard fields.count == 2, let pid = Int32(fields[0]), UInt32(fields[1]) != nil, pid != getpid() else { continue }
+            let path = folder.appending(path: name).path
+            if unlink(path) != 0 && errno != ENOENT { throw FileError.posix(path, "delete stale temporary file") }
+            removed.append(name)
+        }
+        return removed
+    }
+
     /// Reads a whole file into memory (no mapping, so a file shrinking underneath cannot trap).
     public static func readAll(_ url: URL) throws -> [UInt8] {
         let path = url.path
