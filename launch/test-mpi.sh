@@ -174,38 +174,33 @@ for victim in 1 0; do
 done
 
 # NaN in one rank's data: that rank aborts the job with one line naming itself; checkpoints stay.
+# nan_case NAME RANK STEP WHAT CHECKPOINT_STEP TRAIN-ARGS...: inject NaN into RANK's data at STEP,
+# expect one line "carve: rank RANK: step STEP: non-finite value in the WHAT" and `latest` at
+# CHECKPOINT_STEP.
+nan_case() {
+    local name=$1 rank=$2 at=$3 what=$4 want=$5
+    shift 5
+    run="$work/$name"
+    start=$(now)
+    code=0
+    CARVE_FAULT_INJECT=nan@rank$rank@step$at timeout 60 mpirun -n 2 --oversubscribe -x CARVE_FAULT_INJECT \
+        "$carve" train "$@" --quiet --run-dir "$run" 2>"$run.err" || code=$?
+    elapsed=$(since "$start")
+    lines=$(grep -c '^carve: ' "$run.err" || true)
+    if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10 && [[ $lines -eq 1 ]] &&
+        grep -q "^carve: rank $rank: step $at: non-finite value in the $what" "$run.err"; then
+        pass "exit $code after $elapsed s with one line: $(grep '^carve: ' "$run.err")"
+    else fail "NaN on rank $rank: exit $code after $elapsed s, $lines 'carve:' line(s) (want 1 from rank $rank):"; cat "$run.err" >&2; fi
+    step=$(ckpt_step "$(latest_of "$run")" || true)
+    check "the last good checkpoint is intact: latest loads, step ${step:-?} (want $want)" test "$step" = "$want"
+}
 echo "train: NaN data on rank 1 of 2 at step 3"
-run="$work/nan"
-start=$(now)
-code=0
-CARVE_FAULT_INJECT=nan@rank1@step3 timeout 60 mpirun -n 2 --oversubscribe -x CARVE_FAULT_INJECT \
-    "$carve" train --preset tiny --quiet --checkpoint-every 2 --run-dir "$run" 2>"$run.err" || code=$?
-elapsed=$(since "$start")
-lines=$(grep -c '^carve: ' "$run.err" || true)
-if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10 && [[ $lines -eq 1 ]] &&
-    grep -q '^carve: rank 1: step 3: non-finite value in the real patches' "$run.err"; then
-    pass "exit $code after $elapsed s with one line: $(grep '^carve: ' "$run.err")"
-else fail "NaN on rank 1: exit $code after $elapsed s, $lines 'carve:' line(s) (want 1 from rank 1):"; cat "$run.err" >&2; fi
-step=$(ckpt_step "$(latest_of "$run")" || true)
-check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
-
+nan_case nan 1 3 "real patches" 2 --preset tiny --checkpoint-every 2
 # The same for the fg trainer: NaN in rank 0's images at step 2 of tiny-fg on synth-fg data.
 echo "train: NaN data on rank 0 of 2 at step 2 (fg)"
-run="$work/nan-fg"
-"$carve" data synth-fg --out "$work/fg-data" --count 20 --scene-size 96 >/dev/null 2>"$run.data.err" ||
-    { fail "carve data synth-fg:"; cat "$run.data.err" >&2; }
-start=$(now)
-code=0
-CARVE_FAULT_INJECT=nan@rank0@step2 timeout 60 mpirun -n 2 --oversubscribe -x CARVE_FAULT_INJECT \
-    "$carve" train --preset tiny-fg --data "$work/fg-data" --quiet --checkpoint-every 1 --run-dir "$run" 2>"$run.err" || code=$?
-elapsed=$(since "$start")
-lines=$(grep -c '^carve: ' "$run.err" || true)
-if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 10 && [[ $lines -eq 1 ]] &&
-    grep -q '^carve: rank 0: step 2: non-finite value in the images' "$run.err"; then
-    pass "exit $code after $elapsed s with one line: $(grep '^carve: ' "$run.err")"
-else fail "fg NaN on rank 0: exit $code after $elapsed s, $lines 'carve:' line(s) (want 1 from rank 0):"; cat "$run.err" >&2; fi
-step=$(ckpt_step "$(latest_of "$run")" || true)
-check "the last good checkpoint is intact: latest loads, step ${step:-?} (want 2)" test "$step" = 2
+"$carve" data synth-fg --out "$work/fg-data" --count 20 --scene-size 96 >/dev/null 2>"$work/fg-data.err" ||
+    { fail "carve data synth-fg:"; cat "$work/fg-data.err" >&2; }
+nan_case nan-fg 0 2 "images" 2 --preset tiny-fg --data "$work/fg-data" --checkpoint-every 1
 
 # kill -9 of the whole job (mpirun and every rank) while it checkpoints every step, at random
 # moments and in the middle of checkpoint writes: `latest` must always load, and --resume must
