@@ -42,6 +42,15 @@ for row in "${rows[@]}"; do
     else
         bash "$root/launch/mpirun.sh" -n "$world" -x CARVE_THREADS "$carve" bench step "${common[@]}" --json >>"$results"
     fi
-    OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "$python" "$here/pytorch/step.py" "${common[@]}" --threads "$threads" --world-size "$world" >>"$results"
+    # PyTorch's gloo start-up has been seen to abort (SIGABRT) once in a while: one retry, said on stderr.
+    for attempt in 1 2; do
+        if OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "$python" "$here/pytorch/step.py" "${common[@]}" \
+            --threads "$threads" --world-size "$world" >"$out/pytorch.json"; then
+            cat "$out/pytorch.json" >>"$results"
+            break
+        fi
+        ((attempt == 1)) || { echo "bench/run.sh: the PyTorch step failed twice for $preset W=$world × $threads" >&2; exit 1; }
+        echo "bench/run.sh: the PyTorch step failed for $preset W=$world × $threads; trying once more" >&2
+    done
 done
 python3 "$here/format.py" "$results" | tee "$out/table.md"
