@@ -235,8 +235,15 @@ public struct FgDataset: Sendable {
         for v in image.pixels { bytes.append(UInt8((min(max(v, 0), 1) * 255).rounded())) }
     }
 
+    /// The path of a listed image; a listed non-PNG (CUB's `.jpg`) whose file is missing resolves
+    /// to the PNG next to it with the same name, so converting the images in place (for example
+    /// `mogrify -format png images/*/*.jpg`) needs no change to the lists.
     static func resolve(_ file: String, in folder: String) -> String {
-        file.hasPrefix("/") ? file : (folder as NSString).appendingPathComponent(file)
+        let path = file.hasPrefix("/") ? file : (folder as NSString).appendingPathComponent(file)
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard ext != "png", !FileManager.default.fileExists(atPath: path) else { return path }
+        let png = (path as NSString).deletingPathExtension + ".png"
+        return FileManager.default.fileExists(atPath: png) ? png : path
     }
 
     /// The mask of `file`: same relative path (extension .png), else same base name, in `folder`.

@@ -74,7 +74,10 @@ public enum ImageError: LocalizedError, Equatable {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open image \(path): \(reason)"
         case .empty(let path): "image \(path) is empty (0 bytes)"
-        case .notPNG(let path): "image \(path) is not a PNG file (only PNG is supported)"
+        case .notPNG(let path):
+            ["jpg", "jpeg"].contains((path as NSString).pathExtension.lowercased())
+                ? "image \(path) is a JPEG; Carve reads PNG only (convert next to it, e.g. `mogrify -format png`, and the lists find the .png)"
+                : "image \(path) is not a PNG file (only PNG is supported)"
         case .corrupt(let path, let reason): "image \(path) is corrupt or truncated: \(reason)"
         case .tooLarge(let path, let reason): "image \(path) is too large: \(reason)"
         case .writeFailed(let path, let reason): "cannot write image \(path): \(reason)"

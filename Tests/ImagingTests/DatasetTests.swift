@@ -112,6 +112,24 @@ import Testing
         #expect(throws: DatasetError.self) { try FgDataset.load(folder: dir.path) }
     }
 
+    /// CUB lists name `.jpg` files: converted in place to `.png`, they load without editing the
+    /// lists; an unconverted JPEG is one error that says so.
+    @Test func cubListsFindConvertedPNGsAndNameJPEGs() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.file("images/001.Bird"), withIntermediateDirectories: true)
+        try Image(channels: 3, height: 12, width: 12, pixels: [Float](repeating: 0.5, count: 3 * 144))
+            .write(path: dir.file("images/001.Bird/a.png"))
+        try "1 001.Bird/a.jpg\n".write(toFile: dir.file("images.txt"), atomically: true, encoding: .utf8)
+        try "1 2.0 2.0 8.0 8.0\n".write(toFile: dir.file("bounding_boxes.txt"), atomically: true, encoding: .utf8)
+        let data = try FgDataset.load(folder: dir.path, size: 4)
+        #expect(data.count == 1 && data.image(0).pixels.allSatisfy { abs($0 - 0.5) < 0.003 })
+
+        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: dir.file("images/001.Bird/a.jpg")))
+        let error = #expect(throws: ImageError.self) { try FgDataset.load(folder: dir.path, size: 4) }
+        #expect(error?.errorDescription?.contains("is a JPEG; Carve reads PNG only") == true, "\(String(describing: error))")
+    }
+
     @Test func backgroundPoolIsDeterministicPerSample() {
         let a = SynthFg.proceduralBackground(seed: 1, index: 0, size: 50)
         let b = SynthFg.proceduralBackground(seed: 1, index: 1, size: 70)
