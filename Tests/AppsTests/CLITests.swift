@@ -49,3 +49,32 @@ private func sourceVersion() throws -> String {
     try #require(quoted.count >= 3, "carveVersion is not a string literal: \(declaration)")
     return String(quoted[1])
 }
+
+/// OpenBLAS's kernel set (OpenBLASCoreType): a user's OPENBLAS_CORETYPE is kept; otherwise Zen 4
+/// (AMD family 25 with AVX-512) gets Haswell and other AVX-512 CPUs SkylakeX, as measured.
+@Suite struct OpenBLASCoreTests {
+    let carve: URL
+
+    init() throws {
+        carve = try builtExecutable(named: "carve", environmentVariable: "CARVE_BIN")
+    }
+
+    func core(_ environment: [String: String]) throws -> String {
+        let base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"]
+        let result = try runExecutable(carve, arguments: ["bench", "step", "--preset", "tiny", "--steps", "1", "--warmup", "0", "--json"],
+                                       environment: base.merging(environment) { _, new in new }, inheritEnvironment: false)
+        #expect(result.exitCode == 0, "stderr: \(result.standardError)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        return object?["core"] as? String ?? "?"
+    }
+
+    @Test func usersChoiceIsKeptAndZen4GetsHaswell() throws {
+        #expect(try core(["OPENBLAS_CORETYPE": "Zen"]) == "Zen")
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let first = cpuinfo.components(separatedBy: "\n\n").first ?? ""
+        let flags = first.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
+        guard ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy({ flags.contains(Substring($0)) }) else { return }
+        let zen4 = first.contains("AuthenticAMD") && first.range(of: #"cpu family\s*:\s*25\n"#, options: .regularExpression) != nil
+        #expect(try core([:]) == (zen4 ? "Haswell" : "SkylakeX"))
+    }
+}
