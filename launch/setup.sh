@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages Carve builds against, when they are missing:
-# Open MPI (headers, runtime, mpirun), OpenBLAS, libpng and pkg-config.
+# Open MPI (headers, runtime, mpirun), OpenBLAS, libpng and pkg-config, plus procps (pgrep, for
+# launch/test-mpi.sh; minimal Debian images lack it).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config procps)
 
 missing=()
 for p in "${packages[@]}"; do
