@@ -70,11 +70,18 @@ public enum ParallelRegion {
     }
 }
 
-/// Runs `body(pieces)` for `count` independent pieces split into at most `Threads.count`
-/// contiguous ranges, one per thread, with nested kernels serial (Note [Nested parallelism]);
-/// `body` also gets its range's index (`slot`), so per-slot accumulators sum in a fixed order
-/// whatever thread ran the slot. With one thread (or one piece, or inside another region) it is
-/// a single slot on the calling thread, whose nested kernels keep their own parallelism.
+/// Runs `body(slot, pieces)` for `count` independent pieces split into at most `Threads.count`
+/// contiguous ranges (slots), one per thread, with nested kernels serial (Note [Nested
+/// parallelism]). A slot's range depends only on `count` and `Threads.count`, so per-slot
+/// accumulators sum in a fixed order whatever thread ran the slot. With one thread (or one piece,
+/// or inside another region) it is a single slot on the calling thread, whose nested kernels
+/// keep their own parallelism.
+///
+/// ```swift
+/// parallelSlots(groups) { slot, range in
+///     for group in range { im2col(...); sgemm(..., c: partials.buffer(slot)) }   // one thread each
+/// }
+/// ```
 ///
 /// - Returns: the number of slots used (1 ... Threads.count).
 @discardableResult
