@@ -105,49 +105,24 @@ public final class Trainer {
         }
         let sharding = try Sharding(datasetSize: data.count, globalBatch: config.batchSize,
                                     worldSize: communicator.worldSize, seed: config.seed)
-        // Every collective of the step goes through `comm`, which adds up its seconds (comm_seconds).
-        let comm = TimedCommunicator(communicator)
-        comm.barrierFirst = ProcessInfo.processInfo.environment["CARVE_COMM_SPLIT"] == "1"  // comm_wait_seconds
-        let fault = try FaultInjection.fromEnvironment()
-        if config.syncBN { SyncBatchNorm.install(comm) } else { SyncBatchNorm.uninstall() }
-        defer { SyncBatchNorm.uninstall() }
+        let training = try TrainingRun(communicator: communicator, config: config, options: options, folder: run)
+        defer { training.close() }
+        let comm = training.comm, fault = training.fault
 
         let gan = HocGAN(config: config, communicator: comm)
         try gan.synchronizeReplicas()
         let objectArea = isLeader ? groundTruthObjectArea() : nil
-        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
-        let directory = CheckpointDirectory(url: run.checkpoints, keepLast: config.keepCheckpoints)
-        var firstStep = 0
-        if options.resume {
-            let checkpoint = try directory.loadLatest()
-            try state.restore(from: checkpoint, config: config, file: (try? directory.latest())?.lastPathComponent ?? "latest")
-            firstStep = checkpoint.step
-            if isLeader && !options.quiet {
-                printLine("carve: resuming from step \(firstStep) (checkpoint written by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
-            }
-        }
+        let firstStep = try training.resume(ModelState(networks: gan.networks, optimizers: gan.optimizers))
 
         let stop = StopSignal.install()
         let progress = Progress(total: config.steps, first: firstStep,
                                 bar: options.progressBar ?? (isatty(2) != 0), enabled: isLeader && !options.quiet)
         let b = sharding.localBatch, size = config.imageSize
-        var summary = RunSummary(firstStep: firstStep, lastStep: firstStep, interrupted: false, lastMetrics: nil,
-                                 lastCheckpoint: nil, lastEvaluation: nil, secondsPerStep: 0)
-        var timedSteps = 0
-        var timedSeconds = 0.0
-
-        func saveCheckpoint(step: Int) throws {
-            guard isLeader else { return }
-            let (epoch, _) = sharding.position(step: step)
-            let checkpoint = state.checkpoint(step: step, epoch: epoch, config: config, worldSize: communicator.worldSize)
-            summary.lastCheckpoint = try directory.save(checkpoint)
-        }
 
         func evaluate(step: Int) throws {
             guard isLeader else { return }
             let evaluation = HocEvaluation(gan: gan, data: data, config: config, objectArea: objectArea)
-            let report = try evaluation.run(step: step, samplesDirectory: run.samples, evalDirectory: run.eval)
-            summary.lastEvaluation = report
+            training.setLastEvaluation(try evaluation.run(step: step, samplesDirectory: run.samples, evalDirectory: run.eval))
         }
 
         let schedule = StepSchedule(config: config, total: config.steps)
@@ -166,9 +141,8 @@ public final class Trainer {
             let metrics = try gan.trainStep(HocGAN.Batch(real: real, background: background, samples: samples), step: step)
             step += 1
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            if step > firstStep + 1 { timedSteps += 1; timedSeconds += seconds }  // the first step warms up
-            summary.lastStep = step
-            summary.lastMetrics = metrics
+            training.finished(step: step, seconds: seconds)
+            training.setLastMetrics(metrics)
 
             if isLeader && (step % config.logEvery == 0 || step == config.steps) {
                 let record: [String: Any] = [
@@ -183,20 +157,16 @@ public final class Trainer {
             progress.update(step: step, metrics: metrics, imagesPerSecond: Double(config.batchSize) / seconds)
 
             let stopping = try schedule.agreeToStop(stop, communicator: comm)
-            if schedule.checkpointDue(after: step, stopping: stopping) { try saveCheckpoint(step: step) }
+            if schedule.checkpointDue(after: step, stopping: stopping) {
+                try training.saveCheckpoint(step: step, epoch: sharding.position(step: step).epoch)
+            }
             if schedule.evaluationDue(after: step, stopping: stopping) { try evaluate(step: step) }
             if stopping {
-                summary.interrupted = true
-                progress.finish()
-                if isLeader && !options.quiet {
-                    printLine("carve: interrupted at step \(step); checkpoint \(summary.lastCheckpoint?.path ?? "-")")
-                }
+                training.interrupted(at: step, progress: progress)
                 break
             }
         }
-        if !summary.interrupted { progress.finish() }
-        summary.secondsPerStep = timedSteps > 0 ? timedSeconds / Double(timedSteps) : 0
-        return summary
+        return training.end(progress: progress)
     }
 }
 

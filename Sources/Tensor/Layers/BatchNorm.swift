@@ -272,22 +272,9 @@ public final class BatchNorm: Module {
             // forward was: x̂ = (x − μ)·σ⁻¹;  y = γ·x̂ + β
             // so:          dβ += Σdy;  dγ += Σdy·x̂;
             //              dx += γσ⁻¹·(dy − Σdy/M − x̂·Σ(dy·x̂)/M), sums over the global batch
-            var sums = [Double](repeating: 0, count: 2 * c)
-            sums.withUnsafeMutableBufferPointer { sm in
-                meanD.withUnsafeBufferPointer { mu in
-                    batchNormGradientSums(sums: sm.baseAddress!, dy: dy, x: x.data, mean: mu.baseAddress!,
-                                          n: n, c: c, s: s)
-                }
-            }
             // Per-rank parameter gradients (DDP averages them), before the cross-rank reduction.
-            if weight.requiresGrad {
-                let dg = weight.gradBuffer()
-                for ch in 0..<c { dg[ch] += Float(sums[c + ch] * invstdD[ch]) }
-            }
-            if bias.requiresGrad {
-                let db = bias.gradBuffer()
-                for ch in 0..<c { db[ch] += Float(sums[ch]) }
-            }
+            var sums = batchNormParameterGradients(dy: dy, x: x.data, mean: meanD, invstd: invstdD,
+                                                   weight: weight, bias: bias, n: n, c: c, s: s)
             guard x.requiresGrad else { return }
             sums.withUnsafeMutableBufferPointer { BatchNormSync.reduce?($0) }
             let a = Storage(count: c), b = Storage(count: c), k = Storage(count: c)
@@ -325,22 +312,9 @@ public final class BatchNorm: Module {
             // forward was: y = γ·(x − μ_run)·σ_run⁻¹ + β
             // so:          dx += γσ⁻¹·dy;  dγ += Σdy·x̂;  dβ += Σdy
             if weight.requiresGrad || bias.requiresGrad {
-                var sums = [Double](repeating: 0, count: 2 * c)
-                let meanD = (0..<c).map { Double(mean.data[$0]) }
-                sums.withUnsafeMutableBufferPointer { sm in
-                    meanD.withUnsafeBufferPointer { mu in
-                        batchNormGradientSums(sums: sm.baseAddress!, dy: dy, x: x.data, mean: mu.baseAddress!,
-                                              n: n, c: c, s: s)
-                    }
-                }
-                if weight.requiresGrad {
-                    let dg = weight.gradBuffer()
-                    for ch in 0..<c { dg[ch] += Float(sums[c + ch] * Double(invstd.pointer[ch])) }
-                }
-                if bias.requiresGrad {
-                    let db = bias.gradBuffer()
-                    for ch in 0..<c { db[ch] += Float(sums[ch]) }
-                }
+                _ = batchNormParameterGradients(dy: dy, x: x.data, mean: (0..<c).map { Double(mean.data[$0]) },
+                                                invstd: (0..<c).map { Double(invstd.pointer[$0]) },
+                                                weight: weight, bias: bias, n: n, c: c, s: s)
             }
             guard x.requiresGrad else { return }
             let zero = Storage(count: c, repeating: 0)
@@ -348,4 +322,27 @@ public final class BatchNorm: Module {
                                    k: zero.pointer, n: n, c: c, s: s)
         }
     }
+}
+
+/// The backward's per-channel sums [Σdy | Σdy·(x − μ)] (2C, Double), and from them
+/// dγ += σ⁻¹·Σdy·(x − μ) = Σdy·x̂ and dβ += Σdy for the parameters that need gradients.
+/// Shapes: dy, x [N, C, S]; mean, invstd [C].
+private func batchNormParameterGradients(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: [Double],
+                                         invstd: [Double], weight: Tensor, bias: Tensor,
+                                         n: Int, c: Int, s: Int) -> [Double] {
+    var sums = [Double](repeating: 0, count: 2 * c)
+    sums.withUnsafeMutableBufferPointer { sm in
+        mean.withUnsafeBufferPointer { mu in
+            batchNormGradientSums(sums: sm.baseAddress!, dy: dy, x: x, mean: mu.baseAddress!, n: n, c: c, s: s)
+        }
+    }
+    if weight.requiresGrad {
+        let dg = weight.gradBuffer()
+        for ch in 0..<c { dg[ch] += Float(sums[c + ch] * invstd[ch]) }
+    }
+    if bias.requiresGrad {
+        let db = bias.gradBuffer()
+        for ch in 0..<c { db[ch] += Float(sums[ch]) }
+    }
+    return sums
 }
