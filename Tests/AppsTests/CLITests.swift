@@ -78,3 +78,29 @@ private func sourceVersion() throws -> String {
         #expect(try core([:]) == (zen4 ? "Haswell" : "SkylakeX"))
     }
 }
+
+/// `carve bench memory`: samples the RSS at step 1 and every --every steps, as JSON; a bad count
+/// is one line and a non-zero exit.
+@Suite struct BenchMemoryTests {
+    let carve: URL
+
+    init() throws {
+        carve = try builtExecutable(named: "carve", environmentVariable: "CARVE_BIN")
+    }
+
+    @Test func samplesTheResidentMemoryAtTheAskedSteps() throws {
+        let result = try runExecutable(carve, arguments: ["bench", "memory", "--steps", "4", "--batch", "1", "--every", "2", "--json"])
+        #expect(result.exitCode == 0, "stderr: \(result.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let samples = try #require(object["samples"] as? [[String: Any]])
+        #expect(samples.map { $0["step"] as? Int } == [1, 2, 4])
+        #expect(samples.allSatisfy { ($0["rss_bytes"] as? Int ?? 0) > 10_000_000 }, "\(samples)")
+        #expect(object["steps"] as? Int == 4 && object["batch"] as? Int == 1)
+    }
+
+    @Test func zeroStepsIsOneLineAndANonZeroExit() throws {
+        let result = try runExecutable(carve, arguments: ["bench", "memory", "--steps", "0"])
+        #expect(result.exitCode != 0)
+        #expect(result.standardErrorLines.count == 1 && result.standardError.contains("--steps"), "stderr: \(result.standardError)")
+    }
+}
