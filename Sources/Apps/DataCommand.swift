@@ -6,8 +6,8 @@ import Foundation
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Generate synthetic data sets with ground truth (synth-hoc, synth-fg).",
-        subcommands: [SynthHocCommand.self, SynthFgCommand.self])
+        abstract: "Generate synthetic data sets with ground truth (synth-hoc, synth-fg), or box crops of labelled images (boxes).",
+        subcommands: [SynthHocCommand.self, SynthFgCommand.self, BoxesCommand.self])
 }
 
 /// `carve data synth-hoc`: dense bean clusters with 16-bit instance label maps.
@@ -81,5 +81,48 @@ struct SynthFgCommand: ParsableCommand {
         let photos = try backgrounds.map { try BackgroundPool.load(folder: $0, size: sceneSize) }
         try SynthFg.write(to: out, count: count, seed: seed, sceneSize: sceneSize, backgroundPhotos: photos)
         print("wrote \(count) synth-fg scenes of \(sceneSize) × \(sceneSize) to \(out)")
+    }
+}
+
+/// `carve data boxes`: an fg data set of box crops from images with instance maps or masks.
+struct BoxesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boxes",
+        abstract: "Write one fg crop per labelled object, its mask, and a background pool.",
+        discussion: """
+            Reads NAME.png with NAME_instances.png (16-bit ids) or NAME_mask.png (0/255, one
+            object) beside it (000_image.png pairs with 000_instances.png). Writes OUT/NNNN.png
+            (each object's box, widened by --margin), OUT/masks/NNNN.png (that object only, for
+            evaluation) and OUT/backgrounds/ (patches where no object is). Objects touching the
+            image border are left out. Train with `carve train --preset real-fg --data OUT`.
+            """)
+
+    @Option(help: "The folder of images with instance maps or masks.")
+    var from: String
+
+    @Option(help: "The folder to write (created if needed).")
+    var out: String
+
+    @Option(help: "Widen each box by this fraction of its side on every side.")
+    var margin: Double = 0
+
+    @Option(help: "Leave out objects whose box is narrower than this, in pixels.")
+    var minSide: Int = 6
+
+    @Option(help: "Background patches cut from each image.")
+    var backgroundsPerImage: Int = 8
+
+    func validate() throws {
+        guard margin.isFinite && margin >= 0 && margin <= 2 else { throw ValidationError("--margin must be in 0...2, got \(margin)") }
+        guard minSide >= 1 && minSide <= 4096 else { throw ValidationError("--min-side must be in 1...4096, got \(minSide)") }
+        guard backgroundsPerImage >= 0 && backgroundsPerImage <= 1000 else {
+            throw ValidationError("--backgrounds-per-image must be in 0...1000, got \(backgroundsPerImage)")
+        }
+    }
+
+    func run() throws {
+        let s = try BoxCrops.write(from: from, to: out, margin: margin, minSide: minSide,
+                                   backgroundsPerImage: backgroundsPerImage)
+        print("wrote \(s.crops) crops from \(s.images) image(s) (\(s.skipped) objects left out: border or small) and \(s.backgrounds) background patches to \(out)")
     }
 }

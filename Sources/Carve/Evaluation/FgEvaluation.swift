@@ -142,12 +142,16 @@ public struct FgEvaluation {
         public var teacherMaskAreaMean: Double
         /// Unix time of the evaluation (for learning curves against wall time).
         public var time: Double
+        /// Baselines on the same crops (threshold 0.5): the mean IoU of predicting the whole
+        /// crop (the box itself) and of the ellipse inscribed in the crop.
+        public var boxIoU: Double?
+        public var ellipseIoU: Double?
         enum CodingKeys: String, CodingKey {
             case step, images, data, model, distilled, meanIoU = "mean_iou", precision, recall
             case iouByThreshold = "iou_by_threshold", teacherMeanIoU = "teacher_mean_iou"
             case teacherPrecision = "teacher_precision", teacherRecall = "teacher_recall"
             case teacherIoUByThreshold = "teacher_iou_by_threshold", maskAreaMean = "mask_area_mean"
-            case teacherMaskAreaMean = "teacher_mask_area_mean", time
+            case teacherMaskAreaMean = "teacher_mask_area_mean", time, boxIoU = "box_iou", ellipseIoU = "ellipse_iou"
         }
     }
 
@@ -176,6 +180,8 @@ public struct FgEvaluation {
         // Sums over images: IoU per threshold, precision, recall, for teacher (0) and student (1).
         var iouSums = [[Double]](repeating: [Double](repeating: 0, count: Self.thresholds.count), count: 2)
         var precisionSums = [0.0, 0.0], recallSums = [0.0, 0.0], areaSums = [0.0, 0.0]
+        var baselineSums = [0.0, 0.0]  // box, ellipse
+        let box = [Float](repeating: 1, count: hw), ellipse = Self.inscribedEllipse(size: s)
         var panel = Panel()
         var panelRows: [[Tensor]] = [[], [], [], [], []]  // inputs, teacher, student, truth, overlay
         let chunk = 16
@@ -202,6 +208,9 @@ public struct FgEvaluation {
                 }
                 if let truth {
                     let g = truth.data + k * hw
+                    for (b, baseline) in [box, ellipse].enumerated() {
+                        baselineSums[b] += baseline.withUnsafeBufferPointer { MaskScores(predicted: $0.baseAddress!, truth: g, count: hw).iou }
+                    }
                     for (m, masks) in [teacherMasks, studentMasks].enumerated() {
                         guard let masks else { continue }
                         let p = masks.data + k * hw
@@ -247,7 +256,8 @@ public struct FgEvaluation {
             iouByThreshold: reported?.iouByThreshold, teacherMeanIoU: teacher?.meanIoU,
             teacherPrecision: teacher?.precision, teacherRecall: teacher?.recall,
             teacherIoUByThreshold: teacher?.iouByThreshold, maskAreaMean: areaSums[distilled ? 1 : 0] / n,
-            teacherMaskAreaMean: areaSums[0] / n, time: Date().timeIntervalSince1970)
+            teacherMaskAreaMean: areaSums[0] / n, time: Date().timeIntervalSince1970,
+            boxIoU: data.hasMasks ? baselineSums[0] / n : nil, ellipseIoU: data.hasMasks ? baselineSums[1] / n : nil)
         return Result(report: report, rows: rows, panel: panel)
     }
 
@@ -281,6 +291,19 @@ public struct FgEvaluation {
     }
 
     // MARK: - Helpers
+
+    /// The ellipse inscribed in an S × S crop as a 0/1 mask: pixel centres within it are 1.
+    static func inscribedEllipse(size s: Int) -> [Float] {
+        let r = Float(s) / 2
+        var out = [Float](repeating: 0, count: s * s)
+        for i in 0..<s {
+            for j in 0..<s {
+                let y = (Float(i) + 0.5 - r) / r, x = (Float(j) + 0.5 - r) / r
+                if x * x + y * y <= 1 { out[i * s + j] = 1 }
+            }
+        }
+        return out
+    }
 
     static func area(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
         var s = 0.0

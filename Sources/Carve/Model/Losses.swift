@@ -19,6 +19,27 @@ public enum GANLoss {
         return (d * d).mean()
     }
 
+    /// The one-sided area penalty: the mean over instances of max(0, ‖m_i‖₁ / A − a)². Masks
+    /// smaller than a cost nothing, so objects that fill 20 % or 80 % of their crop are both
+    /// left to the adversarial loss; only the trivial "everything is foreground" mask pays.
+    public static func areaAbove(masks: Tensor, target a: Float) -> Tensor {
+        let excess = (masks.mean(from: 1) - a).relu()
+        return (excess * excess).mean()
+    }
+
+    /// Everything the masks pay besides the adversarial term, as `config` asks: λ·L_area
+    /// (`area_penalty` "two-sided" = eq. 7, "one-sided" = `areaAbove`) + the binarisation and
+    /// total-variation priors when their weights are positive. Returns L_area (unweighted, for
+    /// the metrics) and the weighted sum.
+    public static func maskPenalty(masks: Tensor, config: Configuration) -> (area: Tensor, total: Tensor) {
+        let a = Float(config.areaTarget)
+        let area = config.areaPenalty == "one-sided" ? areaAbove(masks: masks, target: a) : self.area(masks: masks, target: a)
+        var total = area * Float(config.lambdaArea)
+        if config.binarize > 0 { total = total + binarization(masks: masks) * Float(config.binarize) }
+        if config.maskTV > 0 { total = total + totalVariation(masks: masks) * Float(config.maskTV) }
+        return (area, total)
+    }
+
     /// Mask binarisation: the mean of min(m, 1 − m) = 0.5 − |m − 0.5|, zero for hard masks.
     public static func binarization(masks: Tensor) -> Tensor {
         (0.5 - (masks - 0.5).abs()).mean()

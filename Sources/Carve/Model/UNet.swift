@@ -9,6 +9,10 @@ import Tensor
 /// (Table 1's last rows as printed stop at half size with 13 channels; Carve adds the final
 /// deconv so the mask has the input's size, which the composition needs.)
 ///
+/// With `upsample: .resize` every deconv becomes nearest ×2 + 3×3 conv (`UpsampleConv2d`):
+/// the stride-2 deconvs, the last 4×4 one most visibly, print a checkerboard into the masks
+/// on real images; resize + conv does not (issue 14; the `paper-*` presets keep Table 1).
+///
 /// ```swift
 /// let unet = UNet(widths: [64, 128, 256, 512, 512, 512])
 /// let mask = unet(images)    // [B, 3, 128, 128] → [B, 1, 128, 128]
@@ -17,11 +21,11 @@ public final class UNet: Module {
     public var isTraining = true
     let encoders: [Conv2d]
     let encoderNorms: [BatchNorm]
-    let decoders: [ConvTranspose2d]
+    let decoders: [any Upsampling]
     let decoderNorms: [BatchNorm]
-    let output: ConvTranspose2d
+    let output: any Upsampling
 
-    public init(inputChannels: Int = 3, widths e: [Int]) {
+    public init(inputChannels: Int = 3, widths e: [Int], upsample: UpsamplingKind = .deconv) {
         precondition(e.count == 6, "UNet: 6 widths, got \(e)")
         var enc: [Conv2d] = []
         var c = inputChannels
@@ -35,17 +39,25 @@ public final class UNet: Module {
         encoderNorms = e.map { BatchNorm(channels: $0) }
         // Decoder widths mirror the encoder: 512, 512, 512, 128, 64 in Table 1.
         let d = [e[4], e[3], e[3], e[1], e[0]]
-        var dec: [ConvTranspose2d] = []
+        var dec: [any Upsampling] = []
         var inC = e[5]
         for i in 0..<5 {
-            dec.append(i < 2
-                ? ConvTranspose2d(inputChannels: inC, outputChannels: d[i], kernelSize: 2, stride: 2, bias: false)
-                : ConvTranspose2d(inputChannels: inC, outputChannels: d[i], kernelSize: 4, stride: 2, padding: 1, bias: false))
+            if upsample == .resize {
+                dec.append(UpsampleConv2d(inputChannels: inC, outputChannels: d[i], bias: false))
+            } else {
+                dec.append(i < 2
+                    ? ConvTranspose2d(inputChannels: inC, outputChannels: d[i], kernelSize: 2, stride: 2, bias: false)
+                    : ConvTranspose2d(inputChannels: inC, outputChannels: d[i], kernelSize: 4, stride: 2, padding: 1, bias: false))
+            }
             inC = d[i] + e[4 - i]  // concatenated with the skip of the same size
         }
         decoders = dec
         decoderNorms = d.map { BatchNorm(channels: $0) }
-        output = ConvTranspose2d(inputChannels: inC, outputChannels: 1, kernelSize: 4, stride: 2, padding: 1)
+        if upsample == .resize {
+            output = UpsampleConv2d(inputChannels: inC, outputChannels: 1)
+        } else {
+            output = ConvTranspose2d(inputChannels: inC, outputChannels: 1, kernelSize: 4, stride: 2, padding: 1)
+        }
     }
 
     public var children: [(String, any Module)] {
@@ -72,4 +84,12 @@ public final class UNet: Module {
         }
         return output(h).sigmoid()
     }
+}
+
+/// How a decoder doubles its resolution (configuration key `upsample`).
+public enum UpsamplingKind: String, Codable, Sendable, CaseIterable {
+    /// Stride-2 transposed convolutions, as the paper's Tables 1–2 print them.
+    case deconv
+    /// Nearest-neighbour ×2 then a 3×3 convolution (`UpsampleConv2d`): no checkerboard.
+    case resize
 }

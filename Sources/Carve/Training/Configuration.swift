@@ -36,6 +36,9 @@ public struct Configuration: Codable, Equatable, Sendable {
     public var unetChannels: [Int]
     /// hoc layout: pad by p and random-crop back.
     public var padding: Int
+    /// fg: how the UNet's decoder upsamples, "deconv" (Table 1's stride-2 transposed
+    /// convolutions) or "resize" (nearest ×2 + 3×3 conv: no checkerboard in the masks).
+    public var upsample: String = "deconv"
 
     // MARK: Losses and optimisation
     /// λ: weight of the mask-area penalty (eq. 7).
@@ -55,6 +58,20 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
     /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
     public var maskTV: Double = 0
+    /// The form of L_area: "two-sided" (eq. 7, (area − a)², pins every mask at a) or
+    /// "one-sided" (max(0, area − a)², only masks larger than a pay: objects that fill 20 % or
+    /// 80 % of their crop need no per-dataset a).
+    public var areaPenalty: String = "two-sided"
+    /// fg: initial probability p of each differentiable augmentation of D's inputs (flip,
+    /// translation, colour, cutout; Note [Differentiable augmentation]); 0 = off.
+    public var augment: Double = 0
+    /// fg: ADA's target for E[sign(D(real))]: p rises while D is more confident than this on
+    /// real images and falls otherwise; 0 keeps p fixed. Augmentation is on when either this or
+    /// `augment` is positive.
+    public var augmentTarget: Double = 0
+    /// fg: the student's targets, "soft" (the teacher's masks, eq. 8) or "hard" (the teacher's
+    /// masks thresholded at 0.5: the student learns calibrated masks, not the teacher's blur).
+    public var distillTarget: String = "soft"
     public var lrD: Double
     public var lrG: Double
     public var adamBeta1: Double
@@ -81,9 +98,10 @@ public struct Configuration: Codable, Equatable, Sendable {
         case preset, application
         case imageSize = "image_size", window, patchStride = "patch_stride", flips
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
-        case unetChannels = "unet_channels", padding
+        case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", areaPenalty = "area_penalty"
+        case augment, augmentTarget = "augment_target", distillTarget = "distill_target"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -209,6 +227,13 @@ extension Configuration {
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
         try need(binarize >= 0, "binarize must not be negative")
         try need(maskTV >= 0, "mask_tv must not be negative")
+        try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
+        try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
+        try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
+        try need(augment >= 0 && augment <= 1, "augment must be in [0, 1]")
+        try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")
+        try need(lambdaArea >= 0 && beta >= 0, "lambda_area and beta must not be negative")
+        try need(distillSteps >= 0, "distill_steps must not be negative")
         try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
         try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
     }

@@ -30,6 +30,9 @@ public final class FgGAN {
     public let student: UNet
     public let provider: SegmentationInstanceProvider
     public let layout = IdentityLayout()
+    /// Differentiable augmentation of D's inputs when `augment` or `augment_target` is set
+    /// (checkpoint `A/p`; Note [Differentiable augmentation]), else nil.
+    public let augmentation: DiffAugment?
     let optimizerG: Adam
     let optimizerD: Adam
     let optimizerS: Adam
@@ -61,6 +64,10 @@ public final class FgGAN {
         public var dFake: Double
         /// Mean mask area fraction ‖m‖₁ / A of the teacher's masks.
         public var maskArea: Double
+        /// E[sign(D logit)] on the real crops as D saw them (ADA's overfitting signal r).
+        public var realSign: Double
+        /// The augmentation probability p after this step (0 without augmentation).
+        public var augmentP: Double
     }
 
     /// What one distillation step measured, averaged over ranks.
@@ -75,9 +82,12 @@ public final class FgGAN {
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
-        teacher = UNet(widths: config.unetChannels)
+        let upsample = UpsamplingKind(rawValue: config.upsample) ?? .deconv
+        teacher = UNet(widths: config.unetChannels, upsample: upsample)
         discriminator = Discriminator(widths: config.dChannels)
-        student = UNet(widths: config.unetChannels)
+        student = UNet(widths: config.unetChannels, upsample: upsample)
+        augmentation = config.augment > 0 || config.augmentTarget > 0
+            ? DiffAugment(seed: config.seed, probability: config.augment, target: config.augmentTarget) : nil
         teacher.initialize(seed: config.seed, path: "G/")
         discriminator.initialize(seed: config.seed, path: "D/")
         student.initialize(seed: config.seed, path: "S/")
@@ -92,9 +102,9 @@ public final class FgGAN {
         optimizerS = Adam(parameters: student.namedParameters(), learningRate: Float(config.lrG), beta1: 0.9, beta2: b2)
     }
 
-    /// The networks by checkpoint prefix: G (teacher), D, S (student).
+    /// The networks by checkpoint prefix: G (teacher), D, S (student), A (augmentation state, when on).
     public var networks: [(prefix: String, module: any Module)] {
-        [("G", teacher), ("D", discriminator), ("S", student)]
+        [("G", teacher), ("D", discriminator), ("S", student)] + (augmentation.map { [("A", $0)] } ?? [])
     }
 
     /// The optimizers by checkpoint prefix.
@@ -149,10 +159,16 @@ public final class FgGAN {
         discriminator.train(true)
         let gen = generate(images: batch.images, background: batch.background, samples: batch.samples, step: step)
 
+        // D sees real and fake through the same kind of augmentation, drawn independently
+        // (Note [Differentiable augmentation]); without it, `seen` is the identity.
+        func seen(_ x: Tensor, _ stream: String) -> Tensor {
+            augmentation.map { $0(x, stream: stream, step: step, samples: batch.samples) } ?? x
+        }
+
         // D update: L_D of eq. (6) on the real crops and the (detached) composites.
         parallelD.zeroGradients()
-        let realLogits = discriminator(batch.images)
-        let fakeLogitsD = discriminator(gen.composite.detached())
+        let realLogits = discriminator(seen(batch.images, "augment-real"))
+        let fakeLogitsD = discriminator(seen(gen.composite.detached(), "augment-fake"))
         let lossD = GANLoss.discriminator(realLogits: realLogits, fakeLogits: fakeLogitsD)
         lossD.backward()
         try parallelD.allReduceGradients()
@@ -163,9 +179,9 @@ public final class FgGAN {
         let dParams = discriminator.parameters
         for p in dParams { p.requiresGrad = false }
         defer { for p in dParams { p.requiresGrad = true } }
-        let lossAdv = GANLoss.generator(fakeLogits: discriminator(gen.composite))
-        let area = GANLoss.area(masks: gen.masks, target: Float(config.areaTarget))
-        let total = lossAdv + area * Float(config.lambdaArea)
+        let lossAdv = GANLoss.generator(fakeLogits: discriminator(seen(gen.composite, "augment-fake")))
+        let (area, penalty) = GANLoss.maskPenalty(masks: gen.masks, config: config)
+        let total = lossAdv + penalty
         total.backward()
         try parallelG.allReduceGradients()
         optimizerG.step()
@@ -173,13 +189,22 @@ public final class FgGAN {
         var m: [Double] = [
             Double(lossD.item), Double(lossAdv.item), Double(area.item),
             Double(realLogits.sigmoid().mean().item), Double(fakeLogitsD.sigmoid().mean().item),
-            Double(gen.masks.mean().item),
+            Double(gen.masks.mean().item), Self.meanSign(realLogits),
         ]
         try parallelG.communicator.allReduce(&m, op: .mean)
         if !m.allSatisfy(\.isFinite) {
             throw TrainingError.nonFinite(step: step, what: "loss_d \(m[0]), loss_g \(m[1]), area \(m[2])")
         }
-        return StepMetrics(lossD: m[0], lossG: m[1], area: m[2], dReal: m[3], dFake: m[4], maskArea: m[5])
+        augmentation?.adapt(realSign: m[6], batch: config.batchSize)
+        return StepMetrics(lossD: m[0], lossG: m[1], area: m[2], dReal: m[3], dFake: m[4], maskArea: m[5],
+                           realSign: m[6], augmentP: Double(augmentation?.p ?? 0))
+    }
+
+    /// E[sign(logit)] over a batch of D's logits.
+    static func meanSign(_ logits: Tensor) -> Double {
+        var s = 0.0
+        for i in 0..<logits.count { s += logits.data[i] > 0 ? 1 : logits.data[i] < 0 ? -1 : 0 }
+        return s / Double(max(logits.count, 1))
     }
 
     // MARK: - Data distillation
@@ -192,6 +217,9 @@ public final class FgGAN {
     //     target = t
     // and each sample is mirrored (input and target together) with probability ½, drawn from
     // CounterRNG(seed, "distill-flip", step, global sample index), so ranks never matter.
+    // With `distill_target` "hard" the target is t ≥ 0.5 as 0/1 (the composited input still
+    // uses the soft t): a soft teacher (masks around 0.3–0.5 on real micrographs) would
+    // otherwise teach the student to stay below every threshold.
 
     /// The student's training pairs for `batch` at `step`: recomposited, flipped inputs and the
     /// teacher's masks as targets (both [b, ·, S, S], no history).
@@ -203,7 +231,15 @@ public final class FgGAN {
                 var rng = CounterRNG(seed: config.seed, purpose: "distill-flip", step: step, index: sample)
                 return rng.uniform() < 0.5
             }
-            return (Self.flipping(input, where: flips), Self.flipping(t, where: flips))
+            let target = config.distillTarget == "hard" ? Self.hardened(t) : t
+            return (Self.flipping(input, where: flips), Self.flipping(target, where: flips))
+        }
+    }
+
+    /// 1 where `m` ≥ 0.5, else 0 (no history).
+    static func hardened(_ m: Tensor) -> Tensor {
+        Tensor(shape: m.shape) { out in
+            for i in 0..<m.count { out[i] = m.data[i] >= 0.5 ? 1 : 0 }
         }
     }
 

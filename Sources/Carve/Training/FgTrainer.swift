@@ -115,7 +115,8 @@ struct FgTrainer {
             if step < config.steps {
                 let m = try gan.trainStep(batch, step: step)
                 record = ["phase": "adversarial", "loss_d": m.lossD, "loss_g": m.lossG, "area": m.area,
-                          "d_real": m.dReal, "d_fake": m.dFake, "mask_area": m.maskArea]
+                          "d_real": m.dReal, "d_fake": m.dFake, "mask_area": m.maskArea, "real_sign": m.realSign]
+                if gan.augmentation != nil { record["augment_p"] = m.augmentP }
                 line = String(format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f",
                               m.lossD, m.lossG, m.maskArea, m.dReal, m.dFake)
             } else {

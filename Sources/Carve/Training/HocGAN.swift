@@ -159,10 +159,8 @@ public final class HocGAN {
         let fakeLogits = discriminator(gen.composite)
         let lossAdv = GANLoss.generator(fakeLogits: fakeLogits)
         let masks = gen.instances.slice(axis: 1, 3..<4)
-        let area = GANLoss.area(masks: masks, target: Float(config.areaTarget))
-        var total = lossAdv + area * Float(config.lambdaArea)
-        if config.binarize > 0 { total = total + GANLoss.binarization(masks: masks) * Float(config.binarize) }
-        if config.maskTV > 0 { total = total + GANLoss.totalVariation(masks: masks) * Float(config.maskTV) }
+        let (area, penalty) = GANLoss.maskPenalty(masks: masks, config: config)
+        var total = lossAdv + penalty
         var info: Tensor? = nil
         if let information {
             let i = GANLoss.information(predicted: information(gen.instances), z: gen.z)

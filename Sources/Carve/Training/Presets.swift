@@ -6,7 +6,7 @@
 public enum Presets {
     /// All preset names, in the order `carve train --help` lists them.
     public static let names = ["paper-hoc-crowd", "paper-hoc-fruit", "paper-hoc-seed", "paper-fg-celeba",
-                               "paper-fg-cub", "demo-hoc", "demo-fg", "tiny", "tiny-fg"]
+                               "paper-fg-cub", "demo-hoc", "demo-fg", "real-fg", "tiny", "tiny-fg"]
 
     /// The preset called `name`, or an error listing the known ones.
     public static func named(_ name: String) throws -> Configuration {
@@ -46,6 +46,31 @@ public enum Presets {
             c.areaTarget = 0.35
             c.checkpointEvery = 500
             c.evalEvery = 250
+        case "real-fg":
+            // The recipe to start from on one's own small set of real box crops (issue 14):
+            // demo-fg's networks with resize + conv decoders (no checkerboard), differentiable
+            // augmentation of D's inputs with ADA's adaptive strength (tens of images, not
+            // thousands), binarisation and TV priors on the masks, a one-sided area penalty
+            // (objects filling 20–80 % of the box need no per-set target) and a student
+            // distilled on the hardened teacher masks.
+            c = fg()
+            c.imageSize = 64
+            c.unetChannels = [32, 64, 128, 128, 128, 128]
+            c.dChannels = [32, 64, 128, 128, 128]
+            c.upsample = "resize"
+            c.augment = 0.2
+            c.augmentTarget = 0.6
+            c.binarize = 1
+            c.maskTV = 1
+            c.areaPenalty = "one-sided"
+            c.lambdaArea = 30
+            c.areaTarget = 0.2
+            c.distillTarget = "hard"
+            c.batchSize = 16
+            c.steps = 3000
+            c.distillSteps = 1000
+            c.checkpointEvery = 500
+            c.evalEvery = 500
         case "tiny":
             c = hoc(layers: 2, zDim: 3, area: 0.1, padding: 8)
             c.gChannels = [8, 8, 8, 8, 4]

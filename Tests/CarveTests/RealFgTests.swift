@@ -1,0 +1,114 @@
+@testable import Carve
+import Foundation
+import TestSupport
+import Testing
+
+/// The pieces of the real-data fg recipe (issue 14): differentiable augmentation with ADA's
+/// adaptive p, the one-sided area penalty, hardened distillation targets, the baselines of the
+/// evaluation, and a `real-fg`-style run that resumes bitwise with its augmentation state.
+@Suite(.serialized) struct RealFgTests {
+    static func image(_ n: Int, seed: Int) -> Tensor {
+        let t = Tensor.randomNormal([n, 3, 16, 16], seed: 11, purpose: "augment-input", index: seed)
+        for i in 0..<t.count { t.data[i] = 0.5 + 0.2 * t.data[i] }
+        return t
+    }
+
+    @Test func augmentationWithPZeroIsTheIdentity() {
+        let augment = DiffAugment(seed: 1, probability: 0, target: 0)
+        let x = Self.image(2, seed: 0)
+        #expect(augment(x, stream: "s", step: 3, samples: [0, 1]) === x)
+    }
+
+    /// Draws are keyed by global sample index, not by position in the batch: two ranks holding
+    /// halves of a batch augment exactly as one rank holding all of it.
+    @Test func augmentationOfASampleDoesNotDependOnItsBatch() {
+        let augment = DiffAugment(seed: 4, probability: 0.9, target: 0)
+        let x = Self.image(4, seed: 1)
+        let whole = Autodiff.withoutRecording { augment(x, stream: "real", step: 7, samples: [10, 11, 12, 13]) }
+        let first = Autodiff.withoutRecording { augment(x.slice(axis: 0, 0..<2), stream: "real", step: 7, samples: [10, 11]) }
+        let second = Autodiff.withoutRecording { augment(x.slice(axis: 0, 2..<4), stream: "real", step: 7, samples: [12, 13]) }
+        #expect(whole.array == first.array + second.array)
+        // And it does change the images, differently per stream and step.
+        let other = Autodiff.withoutRecording { augment(x, stream: "fake", step: 7, samples: [10, 11, 12, 13]) }
+        #expect(whole.array != x.array && whole.array != other.array)
+    }
+
+    @Test func gradientsFlowThroughTheAugmentation() {
+        let augment = DiffAugment(seed: 2, probability: 0.8, target: 0)
+        let x = Self.image(3, seed: 2).requiringGrad()
+        let weights = Tensor.randomNormal([3, 3, 16, 16], seed: 2, purpose: "augment-w")
+        let r = gradcheck([x], epsilon: 1e-2) { (augment(x, stream: "g", step: 1, samples: [5, 6, 7]) * weights).sum() }
+        #expect(r.passes(atol: 1e-3, rtol: 2e-3), "\(r)")
+    }
+
+    @Test func adaptiveProbabilityFollowsTheOverfittingSignal() {
+        let augment = DiffAugment(seed: 1, probability: 0.2, target: 0.6)
+        augment.adapt(realSign: 0.9, batch: 2000)   // D too sure of reals: p + 2000/20000
+        #expect(abs(augment.p - 0.3) < 1e-6)
+        augment.adapt(realSign: 0.1, batch: 4000)   // not: p − 0.2
+        #expect(abs(augment.p - 0.1) < 1e-6)
+        for _ in 0..<20 { augment.adapt(realSign: 1, batch: 20000) }
+        #expect(augment.p == DiffAugment.cap)
+        let fixed = DiffAugment(seed: 1, probability: 0.2, target: 0)
+        fixed.adapt(realSign: 1, batch: 20000)
+        #expect(fixed.p == 0.2)
+    }
+
+    @Test func theOneSidedAreaPenaltyChargesOnlyMasksAboveTheTarget() {
+        // Two 2×2 masks with areas 0.25 and 0.75; target 0.5: only the second pays (0.25)² / 2.
+        let masks = Tensor(shape: [2, 1, 2, 2], values: [1, 0, 0, 0, 1, 1, 1, 0])
+        #expect(GANLoss.areaAbove(masks: masks, target: 0.5).item == 0.03125)
+        #expect(GANLoss.area(masks: masks, target: 0.5).item == 0.0625)
+    }
+
+    @Test func hardDistillationTargetsAreZeroOrOne() throws {
+        var config = try Presets.named("tiny-fg")
+        config = try config.applying(["distill_target=hard", "upsample=resize"])
+        let gan = FgGAN(config: config, communicator: LocalCommunicator())
+        let batch = try FgTests.batch()
+        let (_, target) = gan.distillationPair(batch, step: 0)
+        #expect(target.array.allSatisfy { $0 == 0 || $0 == 1 })
+        let soft = FgGAN(config: try Presets.named("tiny-fg"), communicator: LocalCommunicator())
+        #expect(soft.distillationPair(batch, step: 0).target.array.contains { $0 != 0 && $0 != 1 })
+    }
+
+    @Test func unknownRecipeValuesAreRefusedByName() throws {
+        let config = try Presets.named("real-fg")
+        for bad in ["upsample=bilinear", "area_penalty=both", "distill_target=medium", "augment=1.5", "augment_target=-0.1"] {
+            #expect(throws: ConfigurationError.self) { _ = try config.applying([bad]) }
+        }
+    }
+
+    /// 4 × 4 crop: the inscribed ellipse covers every pixel centre but the four corners.
+    @Test func theEllipseBaselineIsTheInscribedEllipse() {
+        #expect(FgEvaluation.inscribedEllipse(size: 4) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0])
+    }
+
+    static func train(_ run: URL, steps: Int, resume: Bool = false) throws -> RunSummary {
+        var config = try Presets.named("tiny-fg")
+        config = try config.applying(["upsample=resize", "augment=0.3", "augment_target=0.6", "area_penalty=one-sided",
+                                      "binarize=1", "mask_tv=1", "distill_target=hard", "checkpoint_every=6",
+                                      "steps=\(steps)", "distill_steps=0"])
+        let options = TrainOptions(runDirectory: run, dataPath: FgTests.data.path, resume: resume, quiet: true)
+        return try Trainer(config: config, options: options, communicator: LocalCommunicator()).train()
+    }
+
+    /// The augmentation probability is checkpointed (`A/p`) and moves; a resumed run with every
+    /// real-fg option continues bitwise.
+    @Test func aRealFgRunResumesBitwiseWithItsAugmentationState() throws {
+        let straight = FgTests.temporaryFolder("real-straight"), split = FgTests.temporaryFolder("real-split")
+        defer {
+            try? FileManager.default.removeItem(at: straight)
+            try? FileManager.default.removeItem(at: split)
+        }
+        _ = try Self.train(straight, steps: 12)
+        _ = try Self.train(split, steps: 6)
+        _ = try Self.train(split, steps: 12, resume: true)
+        let a = try Checkpoint.load(from: straight.appendingPathComponent("checkpoints/step-00000012.safetensors"))
+        let b = try Checkpoint.load(from: split.appendingPathComponent("checkpoints/step-00000012.safetensors"))
+        let p = try #require(a.tensors.first { $0.name == "A/p" })
+        #expect(p.values != [0.3], "the augmentation probability never moved")
+        #expect(a.tensors.map(\.name) == b.tensors.map(\.name))
+        for (x, y) in zip(a.tensors, b.tensors) { #expect(x.values == y.values, "tensor \(x.name) differs after resume") }
+    }
+}

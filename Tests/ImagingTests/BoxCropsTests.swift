@@ -1,0 +1,53 @@
+import Foundation
+@testable import Imaging
+import Testing
+
+/// `carve data boxes`: crops, per-object masks and a background pool from instance maps.
+struct BoxCropsTests {
+    /// A 40 × 40 image with three objects: a 10 × 8 rectangle (id 1), a 6 × 6 square touching
+    /// the left border (id 2, left out) and a 3 × 3 square (id 3, too small at minSide 4).
+    static func folder() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-boxes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        var labels = [UInt16](repeating: 0, count: 40 * 40)
+        var image = Image(channels: 1, height: 40, width: 40, repeating: 0.1)
+        func paint(_ id: UInt16, x: Int, y: Int, w: Int, h: Int) {
+            for yy in y..<(y + h) { for xx in x..<(x + w) { labels[yy * 40 + xx] = id; image.pixels[yy * 40 + xx] = 0.9 } }
+        }
+        paint(1, x: 20, y: 5, w: 10, h: 8)
+        paint(2, x: 0, y: 30, w: 6, h: 6)
+        paint(3, x: 30, y: 30, w: 3, h: 3)
+        try image.write(path: url.appendingPathComponent("000_image.png").path)
+        try LabelMap(height: 40, width: 40, labels: labels).write(path: url.appendingPathComponent("000_instances.png").path)
+        return url.path
+    }
+
+    @Test func eachInsideObjectBecomesACropWithItsOwnMask() throws {
+        let source = try Self.folder(), out = source + "-fg"
+        defer { try? FileManager.default.removeItem(atPath: source); try? FileManager.default.removeItem(atPath: out) }
+        let summary = try BoxCrops.write(from: source, to: out, margin: 0.2, minSide: 4, backgroundsPerImage: 3)
+        #expect(summary == BoxCrops.Summary(images: 1, crops: 1, backgrounds: 3, skipped: 2))
+        // Margin 0.2: 2 columns and 2 rows (0.2 × 10, 0.2 × 8 rounded) on every side: 14 × 12.
+        let crop = try Image.read(path: out + "/0000.png"), mask = try Image.read(path: out + "/masks/0000.png")
+        #expect(crop.width == 14 && crop.height == 12 && mask.width == 14 && mask.height == 12)
+        let inside = mask.pixels.filter { $0 > 0.5 }.count
+        #expect(inside == 80)
+        #expect(mask[0, 2, 2] > 0.5 && mask[0, 1, 1] < 0.5)
+        // Backgrounds: squares of the crop's longer side that keep 2 pixels away from every object.
+        let pool = try FgDataset.listEntries(folder: out + "/backgrounds")
+        #expect(pool.count == 3)
+        let patch = try Image.read(path: out + "/backgrounds/" + pool[0].file)
+        #expect(patch.width == 14 && patch.pixels.allSatisfy { abs($0 - 0.1) < 0.01 })
+        // The crops load as an fg data set with masks.
+        let data = try FgDataset.load(folder: out, size: 64)
+        #expect(data.count == 1 && data.hasMasks)
+    }
+
+    @Test func aFolderWithoutLabelsIsOneClearError() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-boxes-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Image(channels: 3, height: 8, width: 8).write(path: url.appendingPathComponent("a.png").path)
+        #expect(throws: DatasetError.self) { _ = try BoxCrops.write(from: url.path, to: url.path + "/out") }
+    }
+}
