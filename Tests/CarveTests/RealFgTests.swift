@@ -74,7 +74,7 @@ import Testing
 
     @Test func unknownRecipeValuesAreRefusedByName() throws {
         let config = try Presets.named("real-fg")
-        for bad in ["upsample=bilinear", "area_penalty=both", "distill_target=medium", "augment=1.5", "augment_target=-0.1"] {
+        for bad in ["upsample=bilinear", "area_penalty=both", "distill_target=medium", "augment=1.5", "augment_target=-0.1", "augment_policy=flip,rotate"] {
             #expect(throws: ConfigurationError.self) { _ = try config.applying([bad]) }
         }
     }

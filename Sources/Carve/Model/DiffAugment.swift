@@ -5,7 +5,8 @@ import Tensor
 // stops meaning "looks like an object on a background", and the masks drift. DiffAugment
 // (Zhao et al., NeurIPS 2020) and ADA (Karras et al., NeurIPS 2020) fix this by showing D only
 // augmented images — real and fake alike, with the fakes' augmentation differentiable so G's
-// gradient flows through it. Each transform below is applied to a sample with probability p:
+// gradient flows through it. Each transform of the policy (configuration `augment_policy`, a
+// comma-separated subset, default all four) is applied to a sample with probability p:
 //     flip        left ↔ right
 //     translation by up to S/8 pixels in x and y, zero fill
 //     colour      brightness + U(−¼, ¼), saturation × U(0, 2), contrast × U(½, 3/2)
@@ -34,14 +35,35 @@ public final class DiffAugment: Module {
     let initial: Float
     /// The target of E[sign(D(real))]; 0 keeps p fixed.
     public let target: Double
+    /// The transforms in use.
+    public let policy: Set<Transform>
+
+    /// The transforms of Note [Differentiable augmentation].
+    public enum Transform: String, CaseIterable, Sendable {
+        case flip, translation, colour, cutout
+
+        /// Parses a comma-separated policy such as "flip,colour"; nil names the first unknown word.
+        public static func policy(_ text: String) -> Result<Set<Transform>, ConfigurationError> {
+            var out: Set<Transform> = []
+            for word in text.split(separator: ",") {
+                let name = word.trimmingCharacters(in: .whitespaces)
+                guard let t = Transform(rawValue: name) else {
+                    return .failure(ConfigurationError("augment_policy: unknown transform '\(name)' (known: flip, translation, colour, cutout)"))
+                }
+                out.insert(t)
+            }
+            return .success(out)
+        }
+    }
 
     /// Images over which p may move from 0 to 1 (ADA's adjustment speed, scaled to small runs).
     static let speed = 20_000.0
     /// The largest p: at 1 no sample is ever shown to D un-augmented.
     static let cap: Float = 0.9
 
-    public init(seed: UInt64, probability: Double, target: Double) {
+    public init(seed: UInt64, probability: Double, target: Double, policy: Set<Transform> = Set(Transform.allCases)) {
         self.seed = seed
+        self.policy = policy
         initial = Float(probability)
         self.target = target
         self.probability = Tensor(shape: [1], repeating: Float(probability))
@@ -74,17 +96,17 @@ public final class DiffAugment: Module {
         return samples.map { sample in
             var rng = CounterRNG(seed: seed, purpose: stream, step: step, index: sample)
             var d = Draw()
-            if rng.uniform() < p { d.flip = true }
-            if rng.uniform() < p, shift > 0 {
+            if rng.uniform() < p, policy.contains(.flip) { d.flip = true }
+            if rng.uniform() < p, shift > 0, policy.contains(.translation) {
                 d.dy = rng.int(below: 2 * shift + 1) - shift
                 d.dx = rng.int(below: 2 * shift + 1) - shift
             }
-            if rng.uniform() < p {
+            if rng.uniform() < p, policy.contains(.colour) {
                 d.brightness = rng.uniform() * 0.5 - 0.25
                 d.saturation = rng.uniform() * 2
                 d.contrast = rng.uniform() + 0.5
             }
-            if rng.uniform() < p { d.cutout = (rng.int(below: s), rng.int(below: s)) }
+            if rng.uniform() < p, policy.contains(.cutout) { d.cutout = (rng.int(below: s), rng.int(below: s)) }
             return d
         }
     }

@@ -69,6 +69,8 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// real images and falls otherwise; 0 keeps p fixed. Augmentation is on when either this or
     /// `augment` is positive.
     public var augmentTarget: Double = 0
+    /// fg: the augmentations in use, a comma-separated subset of flip, translation, colour, cutout.
+    public var augmentPolicy: String = "flip,translation,colour,cutout"
     /// fg: the student's targets, "soft" (the teacher's masks, eq. 8) or "hard" (the teacher's
     /// masks thresholded at 0.5: the student learns calibrated masks, not the teacher's blur).
     public var distillTarget: String = "soft"
@@ -101,7 +103,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
         case maskEnvelope = "mask_envelope", maskTV = "mask_tv", areaPenalty = "area_penalty"
-        case augment, augmentTarget = "augment_target", distillTarget = "distill_target"
+        case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -231,6 +233,7 @@ extension Configuration {
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
         try need(augment >= 0 && augment <= 1, "augment must be in [0, 1]")
+        if case .failure(let error) = DiffAugment.Transform.policy(augmentPolicy) { throw error }
         try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")
         try need(lambdaArea >= 0 && beta >= 0, "lambda_area and beta must not be negative")
         try need(distillSteps >= 0, "distill_steps must not be negative")

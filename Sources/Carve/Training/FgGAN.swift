@@ -87,7 +87,9 @@ public final class FgGAN {
         discriminator = Discriminator(widths: config.dChannels)
         student = UNet(widths: config.unetChannels, upsample: upsample)
         augmentation = config.augment > 0 || config.augmentTarget > 0
-            ? DiffAugment(seed: config.seed, probability: config.augment, target: config.augmentTarget) : nil
+            ? DiffAugment(seed: config.seed, probability: config.augment, target: config.augmentTarget,
+                          policy: (try? DiffAugment.Transform.policy(config.augmentPolicy).get()) ?? Set(DiffAugment.Transform.allCases))
+            : nil
         teacher.initialize(seed: config.seed, path: "G/")
         discriminator.initialize(seed: config.seed, path: "D/")
         student.initialize(seed: config.seed, path: "S/")

@@ -1,0 +1,219 @@
+// The classical instance baseline of hoc evaluation: Otsu's threshold, the Euclidean distance
+// transform, its local maxima as markers and a marker-controlled watershed on −distance
+// (what scikit-image's "separating touching objects" example does). Carve computes it itself
+// so that a user sees, on their own image, whether the learned model beats it.
+
+/// Classical segmentation pieces: Otsu's threshold, the exact Euclidean distance transform,
+/// connected components and a marker watershed, and `instances(of:)` combining them.
+///
+/// ```swift
+/// let labels = ClassicalSegmentation.instances(of: try Image.read(path: "nuclei.png"))
+/// print(Set(labels.labels).count - 1, "objects")
+/// ```
+public enum ClassicalSegmentation {
+    /// Otsu's threshold of values in [0, 1] (256 bins): the bin edge that maximises the
+    /// between-class variance; pixels > the threshold are one class.
+    public static func otsu(_ values: [Float]) -> Float {
+        var histogram = [Double](repeating: 0, count: 256)
+        for v in values { histogram[min(max(Int(v * 255 + 0.5), 0), 255)] += 1 }
+        let total = Double(values.count)
+        var sumAll = 0.0
+        for (i, h) in histogram.enumerated() { sumAll += Double(i) * h }
+        var weightBelow = 0.0, sumBelow = 0.0, best = -1.0, threshold = 0
+        for i in 0..<255 {
+            weightBelow += histogram[i]
+            sumBelow += Double(i) * histogram[i]
+            let weightAbove = total - weightBelow
+            guard weightBelow > 0 && weightAbove > 0 else { continue }
+            let meanBelow = sumBelow / weightBelow, meanAbove = (sumAll - sumBelow) / weightAbove
+            let between = weightBelow * weightAbove * (meanBelow - meanAbove) * (meanBelow - meanAbove)
+            if between > best { best = between; threshold = i }
+        }
+        return (Float(threshold) + 0.5) / 255
+    }
+
+    /// The foreground of a gray image by Otsu's threshold. Objects are the class the image
+    /// border is not in (the border is mostly background), so bright nuclei on black and dark
+    /// seeds on a light tray both work.
+    public static func foreground(of gray: Image) -> [Bool] {
+        precondition(gray.channels == 1, "foreground: a gray image, got \(gray.channels) channels")
+        let t = otsu(gray.pixels)
+        let h = gray.height, w = gray.width
+        var border = 0.0, count = 0.0
+        for y in 0..<h { for x in 0..<w where y == 0 || x == 0 || y == h - 1 || x == w - 1 { border += Double(gray.pixels[y * w + x]); count += 1 } }
+        let brightObjects = border / max(count, 1) <= Double(t)
+        return gray.pixels.map { brightObjects ? $0 > t : $0 <= t }
+    }
+
+    /// The exact Euclidean distance of every pixel to the nearest background pixel (0 on the
+    /// background; pixels beyond the image border count as background), by Felzenszwalb and
+    /// Huttenlocher's two passes of 1-D squared distance transforms.
+    public static func distanceTransform(_ mask: [Bool], height h: Int, width w: Int) -> [Float] {
+        let inf = Float(h * h + w * w + 1)
+        var f = [Float](repeating: 0, count: h * w)
+        // Columns: 1-D transform with the image border as background.
+        var column = [Float](repeating: 0, count: h + 2), out = [Float](repeating: 0, count: h + 2)
+        for x in 0..<w {
+            column[0] = 0; column[h + 1] = 0
+            for y in 0..<h { column[y + 1] = mask[y * w + x] ? inf : 0 }
+            squared1D(column, into: &out)
+            for y in 0..<h { f[y * w + x] = out[y + 1] }
+        }
+        var row = [Float](repeating: 0, count: w + 2), rowOut = [Float](repeating: 0, count: w + 2)
+        for y in 0..<h {
+            row[0] = 0; row[w + 1] = 0
+            for x in 0..<w { row[x + 1] = f[y * w + x] }
+            squared1D(row, into: &rowOut)
+            for x in 0..<w { f[y * w + x] = rowOut[x + 1].squareRoot() }
+        }
+        return f
+    }
+
+    /// d(q) = min_p (q − p)² + f(p): the lower envelope of parabolas.
+    static func squared1D(_ f: [Float], into d: inout [Float]) {
+        let n = f.count
+        var v = [Int](repeating: 0, count: n), z = [Float](repeating: 0, count: n + 1)
+        var k = 0
+        z[0] = -.infinity; z[1] = .infinity
+        func intersection(_ q: Int, _ p: Int) -> Float {
+            ((f[q] + Float(q * q)) - (f[p] + Float(p * p))) / Float(2 * q - 2 * p)
+        }
+        for q in 1..<n {
+            var s = intersection(q, v[k])
+            while s <= z[k] {  // z[0] = −∞ stops this at k = 0
+                k -= 1
+                s = intersection(q, v[k])
+            }
+            k += 1
+            v[k] = q; z[k] = s; z[k + 1] = .infinity
+        }
+        k = 0
+        for q in 0..<n {
+            while z[k + 1] < Float(q) { k += 1 }
+            let p = v[k]
+            d[q] = Float((q - p) * (q - p)) + f[p]
+        }
+    }
+
+    /// 4-connected components of `mask`: ids 1, 2, … in raster order of their first pixel.
+    public static func components(_ mask: [Bool], height h: Int, width w: Int) -> (labels: [Int32], count: Int) {
+        var labels = [Int32](repeating: 0, count: h * w)
+        var next: Int32 = 0
+        var stack: [Int] = []
+        for start in 0..<(h * w) where mask[start] && labels[start] == 0 {
+            next += 1
+            labels[start] = next
+            stack.append(start)
+            while let i = stack.popLast() {
+                let y = i / w, x = i % w
+                for (dy, dx) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+                    let yy = y + dy, xx = x + dx
+                    guard yy >= 0 && yy < h && xx >= 0 && xx < w else { continue }
+                    let j = yy * w + xx
+                    if mask[j] && labels[j] == 0 { labels[j] = next; stack.append(j) }
+                }
+            }
+        }
+        return (labels, Int(next))
+    }
+
+    /// Marker-controlled watershed: floods `mask` from the labelled `markers` in order of
+    /// increasing `height` (8-connected, ties in raster order, so the result is deterministic).
+    /// Pixels of `mask` no marker reaches stay 0.
+    public static func watershed(height values: [Float], markers: [Int32], mask: [Bool], height h: Int, width w: Int) -> [Int32] {
+        var labels = markers
+        var heap = PixelHeap()
+        for i in 0..<(h * w) where labels[i] != 0 { heap.push(values[i], i) }
+        while let (_, i) = heap.pop() {
+            let y = i / w, x = i % w
+            for dy in -1...1 {
+                for dx in -1...1 where dy != 0 || dx != 0 {
+                    let yy = y + dy, xx = x + dx
+                    guard yy >= 0 && yy < h && xx >= 0 && xx < w else { continue }
+                    let j = yy * w + xx
+                    guard mask[j] && labels[j] == 0 else { continue }
+                    labels[j] = labels[i]
+                    heap.push(values[j], j)
+                }
+            }
+        }
+        return labels
+    }
+
+    /// Markers: plateaus of the distance map that are maxima over a (2r + 1)² window and at
+    /// least 1 pixel deep, each one connected plateau one marker.
+    public static func peaks(_ distance: [Float], height h: Int, width w: Int, radius r: Int) -> [Int32] {
+        var isPeak = [Bool](repeating: false, count: h * w)
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = distance[y * w + x]
+                guard v >= 1 else { continue }
+                var top = true
+                search: for yy in max(y - r, 0)...min(y + r, h - 1) {
+                    for xx in max(x - r, 0)...min(x + r, w - 1) where distance[yy * w + xx] > v { top = false; break search }
+                }
+                isPeak[y * w + x] = top
+            }
+        }
+        return components(isPeak, height: h, width: w).labels
+    }
+
+    /// Otsu + distance transform + watershed on an image (RGB or gray): the instance labels.
+    ///
+    /// - Parameter radius: the peak window; nil = half the median largest inscribed radius of
+    ///   the foreground's connected components (about an object's radius when most are single).
+    public static func instances(of image: Image, radius: Int? = nil) -> LabelMap {
+        let gray = image.channels == 1 ? image : image.gray()
+        let h = gray.height, w = gray.width
+        let fg = foreground(of: gray)
+        let distance = distanceTransform(fg, height: h, width: w)
+        let r = radius ?? {
+            let (comp, n) = components(fg, height: h, width: w)
+            guard n > 0 else { return 2 }
+            var deepest = [Float](repeating: 0, count: n + 1)
+            for i in 0..<(h * w) where comp[i] > 0 { deepest[Int(comp[i])] = max(deepest[Int(comp[i])], distance[i]) }
+            let sorted = deepest.dropFirst().sorted()
+            return max(2, Int(sorted[sorted.count / 2] / 2))
+        }()
+        let markers = peaks(distance, height: h, width: w, radius: r)
+        let labels = watershed(height: distance.map { -$0 }, markers: markers, mask: fg, height: h, width: w)
+        return LabelMap(height: h, width: w, labels: labels.map { UInt16(clamping: $0) })
+    }
+}
+
+/// A binary min-heap of (value, pixel index), ties broken by the index.
+struct PixelHeap {
+    private var items: [(Float, Int)] = []
+
+    private static func less(_ a: (Float, Int), _ b: (Float, Int)) -> Bool { a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+
+    mutating func push(_ value: Float, _ index: Int) {
+        items.append((value, index))
+        var c = items.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard Self.less(items[c], items[p]) else { break }
+            items.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func pop() -> (Float, Int)? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var p = 0
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < items.count && Self.less(items[l], items[m]) { m = l }
+                if r < items.count && Self.less(items[r], items[m]) { m = r }
+                if m == p { break }
+                items.swapAt(p, m)
+                p = m
+            }
+        }
+        return first
+    }
+}

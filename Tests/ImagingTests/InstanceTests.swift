@@ -1,0 +1,78 @@
+@testable import Imaging
+import Testing
+
+/// Instance matching (AP as DSB 2018 / StarDist count it) and the classical baseline, on maps
+/// small enough to check by hand.
+struct InstanceTests {
+    static func map(_ rows: [String]) -> LabelMap {
+        LabelMap(height: rows.count, width: rows[0].count,
+                 labels: rows.flatMap { $0.map { $0 == "." ? 0 : UInt16(String($0))! } })
+    }
+
+    @Test func apCountsMatchedPairsOverTheUnionOfBothSets() {
+        // Truth: object 1 (4 px), object 2 (4 px), object 3 (2 px).
+        // Predicted: 1 covers object 1 exactly (IoU 1); 2 covers 3 of object 2's pixels plus
+        // one more (IoU 3/5 = 0.6); 3 is a false positive; object 3 is missed.
+        let truth = Self.map(["11..22",
+                              "11..22",
+                              "......",
+                              "33...."])
+        let predicted = Self.map(["11..2.",
+                                  "11.222",
+                                  ".....3",
+                                  "......"])
+        let m = InstanceMatching(predicted: predicted, truth: truth)
+        #expect(m.trueCount == 3 && m.predictedCount == 3)
+        #expect(m.bestIoU == [1, 0.6, 0])
+        // τ = 0.5, 0.55: TP 2, FP 1, FN 1 → 2/4. τ = 0.6 … 0.95: IoU 0.6 is not > 0.6 → TP 1 → 1/5.
+        #expect(m.apByThreshold == [0.5, 0.5] + [Double](repeating: 0.2, count: 8))
+        #expect(m.ap50 == 0.5)
+        #expect(abs(m.apMean - (2 * 0.5 + 8 * 0.2) / 10) < 1e-12)
+        #expect(m.countError == 0)
+        let empty = LabelMap(height: 4, width: 6, labels: [UInt16](repeating: 0, count: 24))
+        #expect(InstanceMatching(predicted: empty, truth: empty).ap50 == 1)
+        #expect(InstanceMatching(predicted: empty, truth: truth).countError == 1)
+    }
+
+    @Test func otsuSplitsTwoLevels() {
+        let values = [Float](repeating: 0.2, count: 50) + [Float](repeating: 0.8, count: 30)
+        let t = ClassicalSegmentation.otsu(values)
+        #expect(t > 0.2 && t < 0.8)
+    }
+
+    @Test func distanceTransformIsEuclidean() {
+        // A 5 × 5 foreground square inside a 7 × 7 image: the centre is 3 from the background.
+        var mask = [Bool](repeating: false, count: 49)
+        for y in 1...5 { for x in 1...5 { mask[y * 7 + x] = true } }
+        let d = ClassicalSegmentation.distanceTransform(mask, height: 7, width: 7)
+        #expect(d[3 * 7 + 3] == 3 && d[1 * 7 + 1] == 1 && d[0] == 0 && d[2 * 7 + 2] == 2)
+        // A single pixel at the image corner: the outside counts as background.
+        let corner = ClassicalSegmentation.distanceTransform([true, false, false, false], height: 2, width: 2)
+        #expect(corner == [1, 0, 0, 0])
+        // Diagonal distances are Euclidean: background at (0, 0) of a 4 × 4 image (and outside
+        // it): (1, 1) is √2 from (0, 0), nearer than the outside (2 away); (2, 2) is 2 from the outside.
+        var diag = [Bool](repeating: true, count: 16)
+        diag[0] = false
+        let e = ClassicalSegmentation.distanceTransform(diag, height: 4, width: 4)
+        #expect(e[1 * 4 + 1] == Float(2).squareRoot() && e[2 * 4 + 2] == 2)
+    }
+
+    /// Two touching discs of radius 6 (centres 11 apart) become two instances; Otsu separates
+    /// them from the dark background.
+    @Test func watershedSeparatesTouchingDiscs() {
+        let h = 20, w = 32
+        var image = Image(channels: 1, height: h, width: w, repeating: 0.1)
+        var truth = [UInt16](repeating: 0, count: h * w)
+        for y in 0..<h {
+            for x in 0..<w {
+                for (id, cx) in [(1, 10), (2, 21)] {
+                    let dy = Double(y) - 10, dx = Double(x - cx)
+                    if dx * dx + dy * dy <= 36 && truth[y * w + x] == 0 { truth[y * w + x] = UInt16(id); image.pixels[y * w + x] = 0.9 }
+                }
+            }
+        }
+        let labels = ClassicalSegmentation.instances(of: image, radius: 3)
+        let m = InstanceMatching(predicted: labels, truth: LabelMap(height: h, width: w, labels: truth))
+        #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
+    }
+}
