@@ -76,3 +76,35 @@ struct InstanceTests {
         #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
     }
 }
+
+/// The shape measure tells a square from a disc of the same area.
+struct ShapeMatchingTests {
+    static func disc(radius r: Double, centre: (Int, Int), height h: Int, width w: Int) -> [Bool] {
+        (0..<(h * w)).map { i in
+            let dy = Double(i / w - centre.0), dx = Double(i % w - centre.1)
+            return dy * dy + dx * dx <= r * r
+        }
+    }
+
+    @Test func aDiscMatchesADiscAndASquareDoesNot() {
+        // The real object: a disc of radius 8 in a 40 × 40 instance map (id 1); a second object
+        // touches the border and is left out.
+        var labels = Self.disc(radius: 8, centre: (20, 20), height: 40, width: 40).map { $0 ? UInt16(1) : 0 }
+        labels[0] = 2
+        let objects = ShapeMatching.objects(from: LabelMap(height: 40, width: 40, labels: labels), scale: 1)
+        #expect(objects.count == 1)
+        let n = objects[0].offsets.count
+        // The same disc elsewhere in a 32 × 32 sample: IoU 1.
+        let sample = Self.disc(radius: 8, centre: (14, 15), height: 32, width: 32)
+        #expect(ShapeMatching.bestIoU(sample, height: 32, width: 32, objects: objects) == 1)
+        // A square of (about) the same area: |disc ∩ square| / |disc ∪ square| well below 0.9.
+        let side = Int(Double(n).squareRoot().rounded())
+        let square = (0..<(32 * 32)).map { i in (8..<(8 + side)).contains(i / 32) && (8..<(8 + side)).contains(i % 32) }
+        let s = ShapeMatching.bestIoU(square, height: 32, width: 32, objects: objects)
+        #expect(s > 0.75 && s < 0.9, "square scored \(s)")
+        // Half the scale: the object shrinks to about a quarter of its pixels.
+        let half = ShapeMatching.objects(from: LabelMap(height: 40, width: 40, labels: labels), scale: 0.5)
+        #expect(abs(Double(half[0].offsets.count) / Double(n) - 0.25) < 0.05)
+        #expect(ShapeMatching.bestIoU([Bool](repeating: false, count: 16), height: 4, width: 4, objects: objects) == 0)
+    }
+}
