@@ -79,6 +79,19 @@ import Testing
         }
     }
 
+    @Test func bothDecodersUpsampleWithResizeConvWhenAsked() throws {
+        let g = NoiseGenerator(zDim: 3, widths: [8, 8, 8, 8, 4], upsample: .resize)
+        g.initialize(seed: 1)
+        let rgba = Autodiff.withoutRecording { g(Tensor.randomNormal([2, 3], seed: 1, purpose: "z")) }
+        #expect(rgba.shape == [2, 4, 64, 64])
+        #expect(g.namedParameters().contains { $0.name == "deconv3.weight" && $0.tensor.shape == [4, 4, 3, 3] })
+        let gan = HocGAN(config: try Presets.named("tiny").applying(["upsample=resize"]), communicator: LocalCommunicator())
+        #expect(gan.generator.namedParameters().contains { $0.name == "deconv1.weight" && $0.tensor.shape.suffix(2) == [3, 3] })
+        let unet = UNet(widths: [4, 8, 8, 8, 8, 8], upsample: .resize)
+        unet.initialize(seed: 1)
+        #expect(Autodiff.withoutRecording { unet(Tensor.randomNormal([2, 3, 64, 64], seed: 1, purpose: "x")) }.shape == [2, 1, 64, 64])
+    }
+
     /// 4 × 4 crop: the inscribed ellipse covers every pixel centre but the four corners.
     @Test func theEllipseBaselineIsTheInscribedEllipse() {
         #expect(FgEvaluation.inscribedEllipse(size: 4) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0])

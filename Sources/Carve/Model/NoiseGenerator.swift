@@ -25,16 +25,16 @@ public final class NoiseGenerator: Module {
     let bn1: BatchNorm
     let conv2: Conv2d
     let bn2: BatchNorm
-    let deconv1: ConvTranspose2d
+    let deconv1: any Upsampling
     let bn3: BatchNorm
-    let deconv2: ConvTranspose2d
+    let deconv2: any Upsampling
     let bn4: BatchNorm
-    let deconv3: ConvTranspose2d
+    let deconv3: any Upsampling
 
     /// The fixed mask envelope [1, 1, 64, 64], or nil (see `Configuration.maskEnvelope`).
     let envelope: Tensor?
 
-    public init(zDim: Int, widths w: [Int], maskEnvelope: Double = 0) {
+    public init(zDim: Int, widths w: [Int], maskEnvelope: Double = 0, upsample: UpsamplingKind = .deconv) {
         precondition(w.count == 5, "NoiseGenerator: 5 widths, got \(w)")
         self.zDim = zDim
         envelope = maskEnvelope > 0 ? Self.radialEnvelope(size: 64, outer: Float(maskEnvelope)) : nil
@@ -45,11 +45,17 @@ public final class NoiseGenerator: Module {
         bn1 = BatchNorm(channels: w[1])
         conv2 = Conv2d(inputChannels: w[1], outputChannels: w[2], kernelSize: 4, padding: .same, bias: false)
         bn2 = BatchNorm(channels: w[2])
-        deconv1 = ConvTranspose2d(inputChannels: w[2], outputChannels: w[3], kernelSize: 4, stride: 2, padding: 1, bias: false)
+        // Table 2's 4×4 stride-2 deconvs, or nearest ×2 + 3×3 conv (no checkerboard; issue 14).
+        func up(_ i: Int, _ o: Int, bias: Bool) -> any Upsampling {
+            upsample == .resize
+                ? UpsampleConv2d(inputChannels: i, outputChannels: o, bias: bias)
+                : ConvTranspose2d(inputChannels: i, outputChannels: o, kernelSize: 4, stride: 2, padding: 1, bias: bias)
+        }
+        deconv1 = up(w[2], w[3], bias: false)
         bn3 = BatchNorm(channels: w[3])
-        deconv2 = ConvTranspose2d(inputChannels: w[3], outputChannels: w[4], kernelSize: 4, stride: 2, padding: 1, bias: false)
+        deconv2 = up(w[3], w[4], bias: false)
         bn4 = BatchNorm(channels: w[4])
-        deconv3 = ConvTranspose2d(inputChannels: w[4], outputChannels: 4, kernelSize: 4, stride: 2, padding: 1)
+        deconv3 = up(w[4], 4, bias: true)
     }
 
     public var children: [(String, any Module)] {

@@ -36,8 +36,8 @@ public struct Configuration: Codable, Equatable, Sendable {
     public var unetChannels: [Int]
     /// hoc layout: pad by p and random-crop back.
     public var padding: Int
-    /// fg: how the UNet's decoder upsamples, "deconv" (Table 1's stride-2 transposed
-    /// convolutions) or "resize" (nearest ×2 + 3×3 conv: no checkerboard in the masks).
+    /// How the decoders (fg's UNet, hoc's generator) upsample: "deconv" (Tables 1–2's stride-2
+    /// transposed convolutions) or "resize" (nearest ×2 + 3×3 conv: no checkerboard in the masks).
     public var upsample: String = "deconv"
 
     // MARK: Losses and optimisation

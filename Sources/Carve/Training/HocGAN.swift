@@ -51,7 +51,8 @@ public final class HocGAN {
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
-        generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels, maskEnvelope: config.maskEnvelope)
+        generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels, maskEnvelope: config.maskEnvelope,
+                                   upsample: UpsamplingKind(rawValue: config.upsample) ?? .deconv)
         discriminator = Discriminator(widths: config.dChannels)
         information = config.beta > 0 ? InformationHead(zDim: config.zDim, widths: config.qChannels) : nil
         generator.initialize(seed: config.seed, path: "G/")
