@@ -11,8 +11,9 @@ import Foundation
 /// (touching no border, at least `minSide` pixels on each side) becomes `OUT/NNNN.png`: the
 /// box widened by `margin` × its side on every side (clipped to the image), and
 /// `OUT/masks/NNNN.png`, 255 on that instance only. `OUT/backgrounds/` gets up to
-/// `backgroundsPerImage` square patches per image of the median crop side that no labelled
-/// pixel comes within 2 pixels of (the background provider's pool, from the same images).
+/// `backgroundsPerImage` square patches per image of the median crop side (¾ or ½ of it when
+/// objects are too dense for that) that no labelled pixel comes within 2 pixels of (the
+/// background provider's pool, from the same images).
 ///
 /// ```swift
 /// let summary = try BoxCrops.write(from: "nuclei", to: "nuclei-fg")
@@ -135,9 +136,20 @@ public enum BoxCrops {
             try crop.image.write(path: (out as NSString).appendingPathComponent(name))
             try crop.mask.write(path: (masks as NSString).appendingPathComponent(name))
         }
-        // Background patches of the median crop side.
+        // Background patches of the median crop side; where objects are too dense for that,
+        // of ¾ or ½ of it (the pool samples windows of at least half a crop anyway).
         let sides = crops.map { max($0.image.width, $0.image.height) }.sorted()
-        let side = max(sides[sides.count / 2], 8)
+        let median = max(sides[sides.count / 2], 8)
+        var written = 0
+        for side in [median, median * 3 / 4, median / 2] where side >= 8 && written < backgroundsPerImage {
+            written += try writeBackgrounds(occupied, side: side, perImage: backgroundsPerImage, to: pool)
+        }
+        return Summary(images: sources.count, crops: crops.count, backgrounds: written, skipped: skipped)
+    }
+
+    /// Writes up to `perImage` free square patches of `side` from each image; returns how many.
+    static func writeBackgrounds(_ occupied: [(image: Image, taken: [Bool])], side: Int, perImage: Int,
+                                 to pool: String) throws -> Int {
         var written = 0
         for (i, entry) in occupied.enumerated() {
             let image = entry.image
@@ -150,15 +162,15 @@ public enum BoxCrops {
                 }
             }
             // Evenly spread over the free windows.
-            let take = min(backgroundsPerImage, free.count)
+            let take = min(perImage, free.count)
             for j in 0..<take {
                 let (x, y) = free[j * free.count / take]
-                let name = String(format: "%03d-%02d.png", i, j)
+                let name = String(format: "%03d-%02d-%d.png", i, j, side)
                 try image.cropped(x: x, y: y, width: side, height: side).write(path: (pool as NSString).appendingPathComponent(name))
                 written += 1
             }
         }
-        return Summary(images: sources.count, crops: crops.count, backgrounds: written, skipped: skipped)
+        return written
     }
 
     /// Pixels within `r` (square neighbourhood) of a labelled pixel.

@@ -17,6 +17,15 @@ public struct Box: Sendable, Equatable, Codable {
         self.h = h
     }
 
+    /// True for a usable coordinate: finite and within ±10⁷ pixels (so every integer made from
+    /// it fits an Int; lists are checked with it before a Box is made).
+    public static func isCoordinate(_ v: Double) -> Bool { v.isFinite && abs(v) <= 1e7 }
+
+    /// True when the box covers at least part of a `width` × `height` image.
+    public func overlaps(width: Int, height: Int) -> Bool {
+        x < Double(width) && y < Double(height) && x + w > 0 && y + h > 0
+    }
+
     /// The integer window covering the box, clipped to a `width` × `height` image (at least 1 × 1).
     public func pixelWindow(width: Int, height: Int) -> (x: Int, y: Int, w: Int, h: Int) {
         let x0 = min(max(Int(x.rounded(.down)), 0), width - 1)
@@ -45,7 +54,8 @@ public enum FgLayout {
     /// - Throws: `DatasetError.badLine` naming the file and line.
     public static func parseBoxesCSV(_ text: String, path: String) throws -> [FgEntry] {
         var entries = [FgEntry]()
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `isNewline` splits "\r\n" too (a Character of its own in Swift, which "\n" does not match).
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -55,8 +65,8 @@ public enum FgLayout {
                 throw DatasetError.badLine(path: path, line: number + 1, reason: "expected file,x,y,w,h, found \(fields.count) fields")
             }
             let numbers = fields[1...].compactMap(Double.init)
-            guard numbers.count == 4, numbers[2] > 0, numbers[3] > 0 else {
-                throw DatasetError.badLine(path: path, line: number + 1, reason: "x,y,w,h must be numbers with w, h > 0")
+            guard numbers.count == 4, numbers.allSatisfy(Box.isCoordinate), numbers[2] > 0, numbers[3] > 0 else {
+                throw DatasetError.badLine(path: path, line: number + 1, reason: "x,y,w,h must be finite numbers of at most 1e7 with w, h > 0")
             }
             entries.append(FgEntry(file: fields[0], box: Box(x: numbers[0], y: numbers[1], w: numbers[2], h: numbers[3])))
         }
@@ -72,8 +82,8 @@ public enum FgLayout {
             let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if fields.isEmpty { continue }
             let numbers = fields.dropFirst().compactMap { Double($0) }
-            guard fields.count == 5, numbers.count == 4, numbers[2] > 0, numbers[3] > 0 else {
-                throw DatasetError.badLine(path: boxesPath, line: number + 1, reason: "expected `id x y w h` with w, h > 0")
+            guard fields.count == 5, numbers.count == 4, numbers.allSatisfy(Box.isCoordinate), numbers[2] > 0, numbers[3] > 0 else {
+                throw DatasetError.badLine(path: boxesPath, line: number + 1, reason: "expected `id x y w h`, finite numbers of at most 1e7 with w, h > 0")
             }
             boxByID[String(fields[0])] = Box(x: numbers[0], y: numbers[1], w: numbers[2], h: numbers[3])
         }
@@ -145,6 +155,9 @@ public struct FgDataset: Sendable {
                 throw DatasetError.missingFile(path: path, referencedFrom: folder)
             }
             let image = try Image.read(path: path)
+            if let box = entry.box, !box.overlaps(width: image.width, height: image.height) {
+                throw DatasetError.badOption(name: path, reason: "its box (x \(box.x), y \(box.y), w \(box.w), h \(box.h)) lies outside the \(image.width) × \(image.height) image")
+            }
             append(crop(image.rgb(), entry.box, size: size), to: &crops)
             if let maskFolder {
                 let maskPath = try findMask(for: entry.file, in: maskFolder)

@@ -172,10 +172,14 @@ extension Image {
     ///
     /// Values are clamped to [0, 1] and rounded. 8-bit works for 1–4 channels; `bitDepth: 16`
     /// is for gray images (height maps, masks).
-    /// - Throws: `ImageError.writeFailed` naming the file.
+    /// - Throws: `ImageError.writeFailed` naming the file, also when a value is NaN or infinite
+    ///   (what a diverged model draws); nothing is written then.
     public func write(path: String, bitDepth: Int = 8) throws {
         precondition(bitDepth == 8 || (bitDepth == 16 && channels == 1),
                      "Image.write: bit depth \(bitDepth) with \(channels) channels (16 bits is gray only)")
+        if let bad = pixels.firstIndex(where: { !$0.isFinite }) {
+            throw ImageError.writeFailed(path: path, reason: "pixel value \(pixels[bad]) at sample \(bad) is not finite (the model's output is NaN or infinite)")
+        }
         let maxValue: Float = bitDepth == 16 ? 65535 : 255
         let c = channels, n = planeSize
         var samples = [UInt16](repeating: 0, count: c * n)

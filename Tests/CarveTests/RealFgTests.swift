@@ -92,6 +92,21 @@ import Testing
         #expect(Autodiff.withoutRecording { unet(Tensor.randomNormal([2, 3, 64, 64], seed: 1, purpose: "x")) }.shape == [2, 1, 64, 64])
     }
 
+    /// Out-of-range numbers are refused at the border with the key's name (issue 17, item 4).
+    @Test func outOfRangeNumbersAreRefusedByKey() throws {
+        let config = try Presets.named("tiny")
+        for (bad, key) in [("eval_samples=-1", "eval_samples"), ("adam_beta1=1.5", "adam_beta1"), ("window=-3", "window"),
+                           ("patch_stride=-1", "patch_stride"), ("lambda_area=-1", "lambda_area"), ("beta=-2", "beta"),
+                           ("distill_steps=-5", "distill_steps")] {
+            do {
+                _ = try config.applying([bad])
+                Issue.record("\(bad) was accepted")
+            } catch let error as ConfigurationError {
+                #expect(error.message.contains(key), "\(bad): \(error.message)")
+            }
+        }
+    }
+
     /// 4 × 4 crop: the inscribed ellipse covers every pixel centre but the four corners.
     @Test func theEllipseBaselineIsTheInscribedEllipse() {
         #expect(FgEvaluation.inscribedEllipse(size: 4) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0])

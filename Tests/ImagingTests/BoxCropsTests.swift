@@ -51,3 +51,40 @@ struct BoxCropsTests {
         #expect(throws: DatasetError.self) { _ = try BoxCrops.write(from: url.path, to: url.path + "/out") }
     }
 }
+
+/// Bad numbers in box lists and images are one clear error, never a trap (issue 17, item 1/4).
+struct BadBoxTests {
+    @Test func nonFiniteOrHugeCoordinatesNameTheLine() {
+        for bad in ["nan", "inf", "1e300", "0x1p70", "-inf"] {
+            #expect(throws: DatasetError.badLine(path: "boxes.csv", line: 2,
+                                                 reason: "x,y,w,h must be finite numbers of at most 1e7 with w, h > 0")) {
+                _ = try FgLayout.parseBoxesCSV("file,x,y,w,h\na.png,\(bad),1,5,5\n", path: "boxes.csv")
+            }
+            #expect(throws: DatasetError.self) {
+                _ = try FgLayout.parseCUB(images: "1 a.png\n", boxes: "1 0 0 \(bad) 3\n", imagesPath: "images.txt", boxesPath: "bounding_boxes.txt")
+            }
+        }
+    }
+
+    @Test func crlfListsReadLikeLfLists() throws {
+        let entries = try FgLayout.parseBoxesCSV("file,x,y,w,h\r\na.png,1,2,3,4\r\nb.png,5,6,7,8\r\n", path: "boxes.csv")
+        #expect(entries.map(\.file) == ["a.png", "b.png"] && entries[1].box == Box(x: 5, y: 6, w: 7, h: 8))
+    }
+
+    @Test func aBoxOutsideItsImageNamesTheImage() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Image(channels: 3, height: 10, width: 10).write(path: url.appendingPathComponent("a.png").path)
+        try "a.png,50,50,5,5\n".write(to: url.appendingPathComponent("boxes.csv"), atomically: true, encoding: .utf8)
+        #expect(throws: DatasetError.self) { _ = try FgDataset.load(folder: url.path, size: 64) }
+    }
+
+    @Test func writingNaNPixelsIsAnErrorNotATrap() {
+        var image = Image(channels: 1, height: 2, width: 2)
+        image.pixels[3] = .nan
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("carve-nan-\(UUID().uuidString).png").path
+        #expect(throws: ImageError.self) { try image.write(path: path) }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+}

@@ -237,6 +237,10 @@ extension Configuration {
         try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")
         try need(lambdaArea >= 0 && beta >= 0, "lambda_area and beta must not be negative")
         try need(distillSteps >= 0, "distill_steps must not be negative")
+        try need(window >= 0 && patchStride >= 0, "window and patch_stride must not be negative (0 = automatic)")
+        try need(adamBeta1 >= 0 && adamBeta1 < 1 && adamBeta2 >= 0 && adamBeta2 < 1, "adam_beta1 and adam_beta2 must be in [0, 1)")
+        try need(evalSamples >= 1, "eval_samples must be at least 1")
+        try need(imageSize >= 1 && batchSize <= 1 << 20, "image_size must be positive and batch_size at most 2^20")
         try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
         try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
     }
