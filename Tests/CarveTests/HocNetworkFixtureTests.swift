@@ -21,10 +21,12 @@ private final class NetworkComparison {
     private(set) var worst = 0.0
     private(set) var worstName = ""
 
-    init(prefix: String, tolerance: Double = 1e-4) throws {
+    /// `terms`: the longest chain of float32 roundings in the network's forward and backward (K of
+    /// Note [Rounding bounds]); agreement means ≤ 2·γ_K relative to the tensor's largest value.
+    init(prefix: String, terms: Int) throws {
         tensors = try Fixture.load("hoc_networks", bundle: .module)
         self.prefix = prefix
-        self.tolerance = tolerance
+        self.tolerance = 2 * RoundingBound.gamma(terms)
     }
 
     /// The stored tensor `prefix.name` (a copy, requiring gradients when asked).
@@ -85,7 +87,7 @@ private final class NetworkComparison {
     }
 
     func report() {
-        print("hoc_networks \(prefix): worst relative error \(worst) (\(worstName))")
+        print("hoc_networks \(prefix): worst relative error \(worst) (\(worstName)), bound \(tolerance)")
     }
 }
 
@@ -93,7 +95,12 @@ private final class NetworkComparison {
     /// Table 2 G at widths [8, 8, 8, 8, 4], z dim 3, batch 2: one training forward (batch
     /// statistics, running statistics updated) and the backward to z and every parameter.
     @Test func generatorMatchesPyTorch() throws {
-        let f = try NetworkComparison(prefix: "g")
+        // K, summed over every reduction (a bound on the longest chain): forward fan-ins fc 3,
+        // conv1/conv2/deconv1/deconv2 8·4² each, deconv3 4·4² (579) and the same backward (579);
+        // each BatchNorm's four reductions over N·H·W (bn0–bn2 128, bn3 512, bn4 2048: 4·2944);
+        // weight gradients over N·H·W (2 + 128 + 128 + 128 + 512 + 2048) and deconv3's bias over
+        // 2·64·64 = 8192; plus 16 element-wise roundings.
+        let f = try NetworkComparison(prefix: "g", terms: 579 + 579 + 4 * 2944 + 2946 + 8192 + 16)
         let g = NoiseGenerator(zDim: 3, widths: [8, 8, 8, 8, 4])
         f.load(into: g)
         g.train(true)
@@ -108,7 +115,10 @@ private final class NetworkComparison {
     /// Table 2 D at widths [4, 8, 8, 8, 8], batch 2 on 64×64: one training forward (one power
     /// iteration per SN layer) and the backward to the images and every parameter.
     @Test func discriminatorMatchesPyTorch() throws {
-        let f = try NetworkComparison(prefix: "d")
+        // K: forward fan-ins 27 + 36 + 72 + 72 + 72 + 8 (287) and backward (287); spectral norm's σ
+        // and W/σ over every weight (108 + 288 + 3·576 + 8 = 2132), forward and backward; weight
+        // gradients over N·OH·OW (2048 + 512 + 128 + 32 + 32 + 32); plus 16 element-wise roundings.
+        let f = try NetworkComparison(prefix: "d", terms: 287 + 287 + 2 * 2132 + 2784 + 16)
         let d = Discriminator(widths: [4, 8, 8, 8, 8])
         f.load(into: d)
         d.train(true)

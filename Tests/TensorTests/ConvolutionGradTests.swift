@@ -55,6 +55,11 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
     ]
 }
 
+extension Tensor {
+    /// A copy holding |x| element-wise (the inputs of a Σ|terms| magnitude run).
+    var absolute: Tensor { Tensor(shape: shape, values: array.map { Swift.abs($0) }) }
+}
+
 @Suite struct ConvolutionGradTests {
     @Test(arguments: ConvCase.all)
     func gradientMatchesFiniteDifferences(_ op: ConvCase) {
@@ -109,6 +114,16 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         return y.map(Float.init)
     }
 
+    /// Roundings in one output of a convolution with `channels` input channels against a Double
+    /// reference: C·K² products summed (any order), the bias added, the reference rounded to float.
+    static func convTerms(channels: Int, kernel: Int) -> Int { channels * kernel * kernel + 2 }
+
+    /// A float32 result against the Double direct loops, within γ_K · Σ|terms| (the direct loops on
+    /// absolute values) per element (Note [Rounding bounds]).
+    static func againstDirect(_ actual: [Float], _ expected: [Float], _ magnitudes: [Float], terms: Int) -> Closeness {
+        RoundingBound.check(actual, expected, magnitudes: magnitudes, terms: terms, computations: 1)
+    }
+
     @Test(arguments: [(1, 1, 0), (3, 1, 1), (3, 2, 1), (4, 1, -1), (4, 2, 1), (2, 2, 0), (3, 2, 0), (5, 3, 2)])
     func conv2dMatchesDirectLoops(_ kernel: Int, _ stride: Int, _ pad: Int) {
         let padding: Padding = pad < 0 ? .same : .explicit(pad)
@@ -118,8 +133,9 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         let y = conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
         let expected = Self.directConv(x, w, b, stride: stride, padding: padding)
         #expect(y.count == expected.count)
-        let worst = zip(y.array, expected).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst < 1e-4, "conv2d K\(kernel) S\(stride) P\(padding): max abs diff \(worst)")
+        let c = Self.againstDirect(y.array, expected, Self.directConv(x.absolute, w.absolute, b.absolute, stride: stride, padding: padding),
+                                   terms: Self.convTerms(channels: 2, kernel: kernel))
+        #expect(c.firstBad == nil, "conv2d K\(kernel) S\(stride) P\(padding): \(c)")
     }
 
     @Test(arguments: [(4, 2, 1), (2, 2, 0), (3, 1, 1), (3, 2, 0)])
@@ -130,8 +146,9 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         let y = convTranspose2d(x, weight: w, bias: b, stride: stride, padding: pad)
         let expected = Self.directConvTranspose(x, w, b, stride: stride, padding: pad)
         #expect(y.count == expected.count)
-        let worst = zip(y.array, expected).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst < 1e-4, "convT K\(kernel) S\(stride) P\(pad): max abs diff \(worst)")
+        let c = Self.againstDirect(y.array, expected, Self.directConvTranspose(x.absolute, w.absolute, b.absolute, stride: stride, padding: pad),
+                                   terms: Self.convTerms(channels: 4, kernel: kernel))
+        #expect(c.firstBad == nil, "convT K\(kernel) S\(stride) P\(pad): \(c)")
     }
 
     /// Rows wide enough for the 16- and 8-float paths of im2col/col2im and their scalar tails
@@ -144,8 +161,9 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         let b = Tensor.randomNormal([5], seed: 4, purpose: "b")
         let y = conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
         let expected = Self.directConv(x, w, b, stride: stride, padding: padding)
-        let worst = zip(y.array, expected).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst < 1e-4, "conv2d K\(kernel) S\(stride) P\(padding) on 37×45: max abs diff \(worst)")
+        let c = Self.againstDirect(y.array, expected, Self.directConv(x.absolute, w.absolute, b.absolute, stride: stride, padding: padding),
+                                   terms: Self.convTerms(channels: 3, kernel: kernel))
+        #expect(c.firstBad == nil, "conv2d K\(kernel) S\(stride) P\(padding) on 37×45: \(c)")
         // ⟨conv(x), r⟩ = ⟨x, convᵀ(r)⟩: the backward (col2im) against the same direct loops.
         let r = Tensor.randomNormal(y.shape, seed: 4, purpose: "r")
         (y * r).sum().backward()
@@ -154,15 +172,21 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
             lhs += Double(a) * Double(e.1)
         }
         for (a, g) in zip(x.array, x.grad!.array) { rhs += Double(a) * Double(g) }
-        #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)), "adjoint K\(kernel) S\(stride): \(lhs) vs \(rhs)")
+        // lhs is exact up to Double rounding; each float gradient element g = Σ_o,k w·r (col2im of
+        // wᵀr: 5·k² terms at most) is within γ of Σ|w||r|, so |lhs − rhs| ≤ γ_K·⟨|r|, conv_|w|(|x|)⟩.
+        let magnitude = zip(r.array, Self.directConv(x.absolute, w.absolute, Tensor(shape: [5]), stride: stride, padding: padding))
+            .reduce(0.0) { $0 + Double(abs($1.0)) * Double($1.1) }
+        let adjointBound = RoundingBound.bound(terms: 5 * kernel * kernel + 1, magnitude: magnitude, computations: 1) + 1e-12 * magnitude
+        #expect(abs(lhs - rhs) <= adjointBound, "adjoint K\(kernel) S\(stride): \(lhs) vs \(rhs) (bound \(adjointBound))")
         if stride == 2 && pad >= 0 {
             let h = Tensor.randomNormal([2, 3, 19, 23], seed: 5, purpose: "h")
             let wt = Tensor.randomNormal([3, 4, kernel, kernel], seed: 5, purpose: "wt")
             let bt = Tensor.randomNormal([4], seed: 5, purpose: "bt")
             let z = convTranspose2d(h, weight: wt, bias: bt, stride: stride, padding: pad)
             let direct = Self.directConvTranspose(h, wt, bt, stride: stride, padding: pad)
-            let worstT = zip(z.array, direct).map { abs($0 - $1) }.max() ?? 0
-            #expect(worstT < 1e-4, "convT K\(kernel) S\(stride) P\(pad) on 19×23: max abs diff \(worstT)")
+            let cT = Self.againstDirect(z.array, direct, Self.directConvTranspose(h.absolute, wt.absolute, bt.absolute, stride: stride, padding: pad),
+                                        terms: Self.convTerms(channels: 3, kernel: kernel))
+            #expect(cT.firstBad == nil, "convT K\(kernel) S\(stride) P\(pad) on 19×23: \(cT)")
         }
     }
 
@@ -171,23 +195,28 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         let x = Tensor.randomNormal([5, 3, 8, 8], seed: 3, purpose: "x").requiringGrad()
         let w = Tensor.randomNormal([4, 3, 3, 3], seed: 3, purpose: "w").requiringGrad()
         let wt = Tensor.randomNormal([3, 2, 4, 4], seed: 3, purpose: "wt").requiringGrad()
-        func run(limit: Int) -> [[Float]] {
-            ColumnGrouping.override = ColumnGrouping(maxFloats: limit, minColumns: 0)
-            defer { ColumnGrouping.override = nil }
-            x.zeroGrad(); w.zeroGrad(); wt.zeroGrad()
-            let y = conv2d(x, weight: w, bias: nil, stride: 2, padding: 1)
-            let z = convTranspose2d(y.slice(axis: 1, 0..<3), weight: wt, bias: nil, stride: 2, padding: 1)
-            (z * z).sum().backward()
-            return [z.array, x.grad!.array, w.grad!.array, wt.grad!.array]
+        func run(limit: Int, _ x: Tensor, _ w: Tensor, _ wt: Tensor) -> [[Float]] {
+            ColumnGrouping.$override.withValue(ColumnGrouping(maxFloats: limit, minColumns: 0)) {
+                x.zeroGrad(); w.zeroGrad(); wt.zeroGrad()
+                let y = conv2d(x, weight: w, bias: nil, stride: 2, padding: 1)
+                let z = convTranspose2d(y.slice(axis: 1, 0..<3), weight: wt, bias: nil, stride: 2, padding: 1)
+                (z * z).sum().backward()
+                return [z.array, x.grad!.array, w.grad!.array, wt.grad!.array]
+            }
         }
-        let one = run(limit: 16 << 20), many = run(limit: 600)
-        for (a, b) in zip(one, many) {
-            let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
-            #expect(worst < 1e-5, "grouped vs one group: max rel diff \(worst)")
+        let one = run(limit: 16 << 20, x, w, wt), many = run(limit: 600, x, w, wt)
+        // Σ|terms| of every output: the same polynomial on |x|, |w|, |wt| (Note [Rounding bounds]).
+        let magnitudes = run(limit: 16 << 20, x.absolute.requiringGrad(), w.absolute.requiringGrad(), wt.absolute.requiringGrad())
+        // Roundings along the longest chain: conv 3·3² = 27, convT 3·4² = 48, z·z 1, convTᵀ 2·4² = 32,
+        // convᵀ 4·3² = 36, and the weight gradients' reductions over 5 samples × 4×4 positions (80)
+        // for each weight — 304 in all, bounded by K = 320.
+        for (i, (a, b)) in zip(one, many).enumerated() {
+            let c = RoundingBound.check(b, a, magnitudes: magnitudes[i], terms: 320)
+            #expect(c.firstBad == nil, "grouped vs one group, output \(i): \(c)")
         }
         // With several threads the groups run in parallel slots and dW sums per slot in a fixed
         // order (ParallelPartials): a second run gives the same bits whatever the threads' timing.
-        #expect(run(limit: 600) == many, "grouped columns on \(Threads.count) threads are not reproducible")
+        #expect(run(limit: 600, x, w, wt) == many, "grouped columns on \(Threads.count) threads are not reproducible")
     }
 
     // MARK: - Hand-computed values

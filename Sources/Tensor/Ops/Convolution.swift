@@ -85,8 +85,9 @@ struct ColumnGrouping: Equatable {
     /// The grouping for `threads` kernel threads.
     static let cacheSized = ColumnGrouping(maxFloats: 128 << 10, minColumns: 512)
 
-    /// Tests set this to exercise several groups.
-    nonisolated(unsafe) static var override: ColumnGrouping?
+    /// Tests bind this (`ColumnGrouping.$override.withValue(…) { … }`) to exercise several groups;
+    /// a task-local, so a test's grouping never reaches tests running beside it.
+    @TaskLocal static var override: ColumnGrouping?
     static var current: ColumnGrouping { override ?? cacheSized }
 }
 
