@@ -97,7 +97,7 @@ public final class FgGAN {
         parallelG = DistributedDataParallel(module: teacher, communicator: communicator)
         parallelD = DistributedDataParallel(module: discriminator, communicator: communicator)
         parallelS = DistributedDataParallel(module: student, communicator: communicator)
-        let b1 = Float(config.adamBeta1), b2 = Float(config.adamBeta2)
+        let b1 = config.adamBeta1, b2 = config.adamBeta2
         optimizerG = Adam(parameters: teacher.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
         optimizerD = Adam(parameters: discriminator.namedParameters(), learningRate: Float(config.lrD), beta1: b1, beta2: b2)
         // The student is a supervised regression: the generator's rate with Adam's usual β1.

@@ -65,7 +65,7 @@ public final class HocGAN {
             parameters: gq, buffers: generator.namedBuffers() + (information?.namedBuffers() ?? []),
             communicator: communicator)
         parallelD = DistributedDataParallel(module: discriminator, communicator: communicator)
-        let b1 = Float(config.adamBeta1), b2 = Float(config.adamBeta2)
+        let b1 = config.adamBeta1, b2 = config.adamBeta2
         optimizerG = Adam(parameters: generator.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
         optimizerD = Adam(parameters: discriminator.namedParameters(), learningRate: Float(config.lrD), beta1: b1, beta2: b2)
         optimizerQ = information.map {

@@ -26,9 +26,12 @@ public enum AdamStateError: LocalizedError, Equatable {
 ///   p ← p − stepSize · m / (√v / √(1 − β2ᵗ) + ε),  stepSize = lr / (1 − β1ᵗ).
 private func adamUpdate(p: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                         v: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, n: Int,
-                        beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, correction2Sqrt: Float) {
-    // PyTorch's lerp_(grad, a) is m + a·(g − m) for a < 0.5, else g − (g − m)·(1 − a).
-    let a = 1 - beta1, b = 1 - beta2
+                        beta1: Double, beta2: Double, epsilon: Float, stepSize: Float, correction2Sqrt: Float) {
+    // PyTorch's lerp_(grad, a) is m + a·(g − m) for a < 0.5, else g − (g − m)·(1 − a). Its β are
+    // Python floats: 1 − β is formed in Double and then rounded to float32 (forming it from
+    // float32 β2 = 0.999 gives 0.00099998713, 1.3e-5 off PyTorch's 0.001 in every v).
+    let a = Float(1 - beta1), b = Float(1 - beta2)
+    let beta2 = Float(beta2)
     let fromEnd = a >= 0.5, ca = fromEnd ? 1 - a : a
     parallelFor(n, grain: 32768) { range in
         // SIMD8 chunks (the same IEEE operations per lane as the scalar tail, so results do not
@@ -84,8 +87,8 @@ private func adamUpdate(p: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<
 public final class Adam {
     public let parameters: [(name: String, tensor: Tensor)]
     public var learningRate: Float
-    public let beta1: Float
-    public let beta2: Float
+    public let beta1: Double
+    public let beta2: Double
     public let epsilon: Float
     /// Steps taken (t in the bias corrections); the next `step()` uses t = stepCount + 1.
     public var stepCount: Int = 0
@@ -93,8 +96,8 @@ public final class Adam {
     private let m: [Tensor]
     private let v: [Tensor]
 
-    public init(parameters: [(name: String, tensor: Tensor)], learningRate: Float, beta1: Float = 0.5,
-                beta2: Float = 0.999, epsilon: Float = 1e-8) {
+    public init(parameters: [(name: String, tensor: Tensor)], learningRate: Float, beta1: Double = 0.5,
+                beta2: Double = 0.999, epsilon: Float = 1e-8) {
         precondition(Set(parameters.map(\.name)).count == parameters.count,
                      "Adam: parameter names are not unique: \(parameters.map(\.name))")
         self.parameters = parameters
@@ -111,8 +114,8 @@ public final class Adam {
         stepCount += 1
         let t = Double(stepCount)
         // Bias corrections in Double, as PyTorch computes them in Python floats.
-        let correction1 = 1 - pow(Double(beta1), t)
-        let correction2 = 1 - pow(Double(beta2), t)
+        let correction1 = 1 - pow(beta1, t)
+        let correction2 = 1 - pow(beta2, t)
         let stepSize = Float(Double(learningRate) / correction1)
         let correction2Sqrt = Float(correction2.squareRoot())
         for (i, parameter) in parameters.enumerated() {
