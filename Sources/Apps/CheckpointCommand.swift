@@ -22,21 +22,26 @@ struct CheckpointCommand: ParsableCommand {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Compare two checkpoints of one architecture tensor by tensor.",
-            discussion: "Prints each tensor's largest difference relative to its largest magnitude, worst first; exits 1 when the worst exceeds --tolerance.")
+            discussion: "Prints each tensor's largest difference relative to its largest magnitude, worst first; exits 1 when the worst exceeds --tolerance or when a NaN or infinity in one checkpoint meets any other value in the other.")
         @Argument(help: "The first checkpoint.") var a: String
         @Argument(help: "The second checkpoint.") var b: String
-        @Option(help: "The largest relative difference accepted.") var tolerance: Double = .infinity
+        @Option(help: "The largest difference accepted (relative, or absolute with --absolute).") var tolerance: Double = .infinity
         @Flag(name: .customLong("optimizer"), help: "Compare the optimizer state too.") var includeOptimizer = false
+        @Flag(help: "Compare absolute differences |a − b| instead of differences relative to each tensor's largest |a|.") var absolute = false
         func run() throws {
             try reportingErrors {
                 let x = try Checkpoint.load(from: URL(fileURLWithPath: a))
                 let y = try Checkpoint.load(from: URL(fileURLWithPath: b))
-                let diffs = try CheckpointTools.differences(x, y, aName: a, bName: b, includeOptimizer: includeOptimizer)
-                for d in diffs.prefix(10) { print(String(format: "%.3e  %@", d.relative, d.name)) }
-                let worst = diffs.first?.relative ?? 0
-                print(String(format: "worst relative difference %.3e over %d tensors", worst, diffs.count))
+                let diffs = try CheckpointTools.differences(x, y, aName: a, bName: b, includeOptimizer: includeOptimizer, absolute: absolute)
+                let kind = absolute ? "absolute" : "relative"
+                for d in diffs.prefix(10) { print(String(format: "%.3e  %@", d.difference, d.name)) }
+                let worst = diffs.first?.difference ?? 0
+                print(String(format: "worst %@ difference %.3e over %d tensors", kind, worst, diffs.count))
+                if worst == .infinity {
+                    throw ConfigurationError("tensor \(diffs[0].name) holds a NaN or infinity where the other checkpoint does not")
+                }
                 if worst > tolerance {
-                    throw ConfigurationError(String(format: "worst relative difference %.3e exceeds --tolerance %.3e (tensor %@)", worst, tolerance, diffs[0].name))
+                    throw ConfigurationError(String(format: "worst %@ difference %.3e exceeds --tolerance %.3e (tensor %@)", kind, worst, tolerance, diffs[0].name))
                 }
             }
         }

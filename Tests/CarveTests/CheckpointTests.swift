@@ -621,6 +621,38 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
 
     // MARK: - RUN/checkpoints
 
+    /// `ckpt diff`'s comparison: same bits differ by 0 (a NaN included), a NaN or infinity against
+    /// any other value is an infinite difference, finite ones are relative to the largest |a|.
+    @Test func differencesSeeNaNAndInfinity() throws {
+        let a = sampleCheckpoint()
+        #expect(try CheckpointTools.differences(a, a, aName: "a", bName: "a").allSatisfy { $0.difference == 0 })
+        func with(_ value: Float, at index: Int, in name: String) -> Checkpoint {
+            var c = a
+            let t = c.tensors.firstIndex { $0.name == name }!
+            c.tensors[t].values[index] = value
+            return c
+        }
+        for bad in [Float.nan, .infinity, -.infinity] {
+            let b = with(bad, at: 3, in: "G/conv1.weight")
+            let d = try CheckpointTools.differences(a, b, aName: "a", bName: "b")
+            #expect(d[0].name == "G/conv1.weight" && d[0].difference == .infinity, "\(bad): \(d.prefix(2))")
+            let back = try CheckpointTools.differences(b, a, aName: "b", bName: "a")
+            #expect(back[0].difference == .infinity, "\(bad) on the left: \(back.prefix(2))")
+            // The same non-finite value on both sides is the same bits.
+            #expect(try CheckpointTools.differences(b, b, aName: "b", bName: "b").allSatisfy { $0.difference == 0 })
+        }
+        // A finite change: |Δ| / max |a| of that tensor.
+        let name = "D/fc.weight"
+        let values = a.tensors.first { $0.name == name }!.values
+        let scale = values.map { Double(abs($0)) }.max()!
+        let b = with(values[5] + 0.25, at: 5, in: name)
+        let d = try CheckpointTools.differences(a, b, aName: "a", bName: "b")
+        let expected = abs(Double(values[5] + 0.25) - Double(values[5])) / scale
+        #expect(d[0].name == name && d[0].difference == expected, "\(d.prefix(2)) against \(expected)")
+        let absolute = try CheckpointTools.differences(a, b, aName: "a", bName: "b", absolute: true)
+        #expect(absolute[0].name == name && absolute[0].difference == abs(Double(values[5] + 0.25) - Double(values[5])))
+    }
+
     @Test func fileNamesHaveEightDigitSteps() {
         #expect(CheckpointDirectory.fileName(step: 42) == "step-00000042.safetensors")
         #expect(CheckpointDirectory.fileName(step: 0) == "step-00000000.safetensors")

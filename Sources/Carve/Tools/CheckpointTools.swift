@@ -70,9 +70,12 @@ public enum CheckpointTools {
 
     // MARK: - diff
 
-    /// The largest difference of each tensor relative to its largest magnitude, worst first.
+    /// The largest difference of each tensor relative to its largest finite magnitude (or, with
+    /// `absolute`, the largest absolute difference), worst first. Values with the same bits
+    /// differ by 0; a NaN or infinity against anything else is an infinite difference (Swift's
+    /// `max` would drop a NaN and call two tensors equal).
     public static func differences(_ a: Checkpoint, _ b: Checkpoint, aName: String, bName: String,
-                                   includeOptimizer: Bool = false) throws -> [(name: String, relative: Double)] {
+                                   includeOptimizer: Bool = false, absolute: Bool = false) throws -> [(name: String, difference: Double)] {
         let a = includeOptimizer ? a : a.droppingOptimizerState()
         let b = includeOptimizer ? b : b.droppingOptimizerState()
         try b.compare(against: a.tensors.map { ($0.name, $0.shape) }, file: bName)
@@ -81,10 +84,13 @@ public enum CheckpointTools {
         for (x, y) in zip(left, right) {
             var worst = 0.0, scale = 0.0
             for i in 0..<x.values.count {
-                worst = max(worst, Double(abs(x.values[i] - y.values[i])))
-                scale = max(scale, Double(abs(x.values[i])))
+                let u = x.values[i], v = y.values[i]
+                if u.bitPattern == v.bitPattern { if u.isFinite { scale = max(scale, Double(abs(u))) }; continue }
+                guard u.isFinite && v.isFinite else { worst = .infinity; continue }
+                worst = max(worst, abs(Double(u) - Double(v)))
+                scale = max(scale, Double(abs(u)))
             }
-            out.append((x.name, scale > 0 ? worst / scale : worst))
+            out.append((x.name, !absolute && scale > 0 && worst.isFinite ? worst / scale : worst))
         }
         return out.sorted { $0.1 > $1.1 }
     }
