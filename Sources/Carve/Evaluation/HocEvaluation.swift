@@ -55,14 +55,29 @@ public struct HocEvaluation {
         gan.generator.train(false)
         defer { gan.generator.train(true) }
         let instances = Autodiff.withoutRecording { gan.generator(z) }
-        let hw = config.imageSize * config.imageSize
+        let m = Self.maskMetrics(instances: instances, objectArea: objectArea)
+        let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
+                            singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
+                            objectAreaPixels: objectArea)
+        return (report, instances)
+    }
+
+    /// The mask metrics of sampled instances ([K, 4, S, S], the mask in channel 3; see the type's
+    /// doc comment): mean area fraction, the fraction of masks that are one 4-connected component
+    /// above 0.5, and — when the objects' median area in patch pixels is known — the fraction that
+    /// are one component of 0.5× to 2× that area.
+    static func maskMetrics(instances: Tensor, objectArea: Double?)
+        -> (areaMean: Double, singleComponentRate: Double, singleObjectRate: Double?) {
+        precondition(instances.rank == 4 && instances.shape[1] == 4 && instances.shape[2] == instances.shape[3],
+                     "maskMetrics: instances \(instances.shape), expected [K, 4, S, S]")
+        let k = instances.shape[0], size = instances.shape[2], hw = size * size
         var areaSum = 0.0, single = 0, objects = 0
         for i in 0..<k {
             let mask = instances.data + (i * 4 + 3) * hw
             var s = 0.0
             for j in 0..<hw { s += Double(mask[j]) }
             areaSum += s / Double(hw)
-            let sizes = ConnectedComponents.sizes(mask, height: config.imageSize, width: config.imageSize)
+            let sizes = ConnectedComponents.sizes(mask, height: size, width: size)
             if sizes.count == 1 {
                 single += 1
                 if let objectArea, Double(sizes[0]) >= 0.5 * objectArea && Double(sizes[0]) <= 2 * objectArea {
@@ -70,11 +85,7 @@ public struct HocEvaluation {
                 }
             }
         }
-        let report = Report(step: step, samples: k, maskAreaMean: areaSum / Double(k),
-                            singleComponentRate: Double(single) / Double(k),
-                            singleObjectRate: objectArea.map { _ in Double(objects) / Double(k) },
-                            objectAreaPixels: objectArea)
-        return (report, instances)
+        return (areaSum / Double(k), Double(single) / Double(k), objectArea.map { _ in Double(objects) / Double(k) })
     }
 
     /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks.
