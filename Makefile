@@ -11,7 +11,7 @@ CPU ?= $(shell grep -q -m1 -w avx2 /proc/cpuinfo 2>/dev/null && echo haswell)
 CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU),)
 TEST_FLAGS := -c release --scratch-path $(TEST_SCRATCH) -Xswiftc -enable-testing $(CPU_FLAGS)
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test test-kernels bench clean
 
 setup:
 	@bash launch/setup.sh
@@ -27,8 +27,14 @@ test: setup
 	CARVE_BIN=$(abspath $(TEST_SCRATCH))/release/carve $(SWIFT) test $(TEST_FLAGS) --skip-build
 	@bash launch/test-mpi.sh $(TEST_SCRATCH)/release
 
+# The numeric suites under every OpenBLAS kernel family this CPU runs, and from an x86-64 baseline
+# build (launch/test-kernels.sh); after `make test`, whose build it reuses.
+test-kernels: setup
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	@SWIFT=$(SWIFT) bash launch/test-kernels.sh $(TEST_SCRATCH) $(TEST_SCRATCH)-baseline
+
 bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf .build $(TEST_SCRATCH)
+	rm -rf .build $(TEST_SCRATCH) $(TEST_SCRATCH)-baseline
