@@ -2,9 +2,11 @@
 # Runs the MPI tests (Tests/MPITests, built as `mpi-tests`) under a real mpirun with 2 and 4 ranks,
 # the fault test (a throwing rank must end the job, non-zero, within 10 s) and the same checks
 # without mpirun (local communicator, MPI never initialised); then `carve train --preset tiny`
-# under mpirun: invariance over 1, 2 and 4 ranks, resume (bitwise on the same world size, from
-# 2 ranks to 1), faults (kill -9 of one rank, NaN data on one rank, kill -9 of the whole job while
-# it checkpoints) and clean stops on SIGUSR1/SIGTERM. Exits non-zero on any failure.
+# under mpirun: invariance over 1, 2 and 4 ranks for hoc and fg within a bound derived from the
+# arithmetic (Note [Rank agreement bound]), sync_bn=false, resume (bitwise on the same world size,
+# from 2 ranks to 1), faults (kill -9 of one rank, NaN data on one rank, kill -9 of the whole job
+# while it checkpoints, then bitwise equal to an uninterrupted run) and clean stops on
+# SIGUSR1/SIGTERM that resume bitwise. Exits non-zero on any failure.
 # Usage: launch/test-mpi.sh BUILD_DIR   (the folder holding mpi-tests and carve)
 set -euo pipefail
 bin=${1:-.build/release}
@@ -125,17 +127,82 @@ latest_is_not() { [[ -f $1 && $(cat "$1") != "$2" ]]; }
 ckpt_step() { "$carve" ckpt inspect "$1" | sed -n 's/.*, step \([0-9]*\),.*/\1/p'; }
 latest_of() { echo "$1/checkpoints/$(tr -d '\n' <"$1/checkpoints/latest")"; }
 
-# --- a. Invariance: the same seed and global batch on 1, 2 and 4 ranks give the same weights.
-echo "train: invariance over 1, 2 and 4 ranks (tiny, 20 steps)"
+# --- a. Invariance: the same seed and global batch on 1, 2 and 4 ranks give the same weights up
+# to rounding, for hoc and fg, with SyncBN (Note [Rank agreement bound]).
+#
+# Note [Rank agreement bound]
+# W ranks compute every per-sample value exactly as 1 rank does; what differs is the order of the
+# sums over the batch (conv weight gradients, BatchNorm statistics, SyncBN's and DDP's allreduce).
+# A float32 sum of K terms in any order is within γ_K·Σ|terms| of the exact sum, γ_K = K·u/(1 − K·u),
+# u = 2⁻²⁴ (Sources/TestSupport/RoundingBound.swift), so a gradient of two runs differs by at most
+# 2γ_K relative to its Σ|terms|, where K is the number of roundings along the longest chain: we sum
+# every reduction of the step. tiny (hoc, 64×64, batch 4, 2 layers → 8 generated instances):
+# G's BatchNorms, 4 reductions each over 8·(3·8² + 16² + 32²) = 11 776 values (47 104); the last
+# deconv's bias gradient over 8·64² (32 768); its weight gradient and D's first over 8·32²
+# (2 · 8 192); forward and backward fan-ins (< 2 000); allreduces over ≤ 4 ranks — below
+# K = 100 000. tiny-fg at global batch 8 (64×64): the UNet's encoder and decoder BatchNorms, 4
+# reductions each over 8·(32² + 16² + 8² + 4² + 2² + 1) ≈ 10 920 values (87 328); the output bias
+# over 8·64² (32 768); the first layers' weight gradients over 8·32² and D's over 16·32² (24 576);
+# fan-ins and allreduces (< 5 000) — below K = 200 000. Adam turns a gradient into an
+# update lr·r, r = m̂/(√v̂ + ε): m̂ is a weighted mean of the gradients so far, so |m̂| ≤ max|g|, and
+# v̂ a weighted mean of their squares whose smallest weight at step t is
+# w_t = (1 − β2)·β2^(t−1) / (1 − β2^t) (β2 = 0.999: 1/t up to 1%), so |r| ≤ ρ_t = w_t^(−1/2) ≈ √t.
+# Perturbing m̂ and v̂ by 2γ_K relative changes r by at most 1.5 · 2γ_K ≤ 4γ_K relative, so step t
+# moves a weight by at most lr·ρ_t·4γ_K more in one run than in the other, and after T steps
+# |Δw| ≤ lr · 4γ_K · Σ_{t ≤ T} ρ_t, with lr the larger of lr_g and lr_d (4e-4). It assumes what
+# keeps a trajectory a trajectory — no gradient is pure rounding noise (Σ|terms| ≈ |g|, so no
+# update flips sign) — and leaves out amplification across steps; measured differences sit about
+# three orders of magnitude inside it (the PASS lines print both), and a real bug (a lost shard,
+# a missing average) moves weights by ~lr·T ≈ 1e-2. BatchNorm running statistics, momentum averages
+# of batch statistics summed the same way, are held to the same bound.
+agreement_bound() {  # agreement_bound STEPS K → lr · 4 · γ_K · Σ ρ_t with lr = 4e-4
+    awk -v T="$1" -v k="$2" 'BEGIN {
+        u = 2^-24; g = k * u / (1 - k * u); b2 = 0.999; s = 0
+        for (t = 1; t <= T; t++) s += sqrt((1 - b2^t) / ((1 - b2) * b2^(t - 1)))
+        printf "%.3e", 4e-4 * 4 * g * s }'
+}
+# agree NAME A B STEPS K: checkpoint B within the bound of checkpoint A (absolute, every tensor).
+agree() {
+    local name=$1 a=$2 b=$3 steps=$4 k=$5 bound out ok worst measured
+    bound=$(agreement_bound "$steps" "$k")
+    out=$("$carve" ckpt diff "$a" "$b" --absolute --tolerance "$bound" 2>&1) && ok=1 || ok=0
+    worst=$(grep -o 'worst absolute difference [^ ]*' <<<"$out" | awk '{ print $4 }')
+    measured=$("$carve" ckpt diff "$a" "$b" 2>/dev/null | grep -o 'worst relative difference [^ ]*' | awk '{ print $4 }')
+    if [[ $ok -eq 1 ]]; then pass "$name: worst |Δw| ${worst:-?} ≤ bound $bound (T = $steps); worst relative to a tensor's max |w|: ${measured:-?}"
+    else fail "$name: $out (bound $bound)"; fi
+}
+echo "train: invariance over 1, 2 and 4 ranks (tiny, 20 steps, SyncBN)"
 for n in 1 2 4; do train "$n" --run-dir "$work/inv$n" || fail "train on $n ranks (exit $?)"; done
 for n in 2 4; do
-    out=$("$carve" ckpt diff "$work/inv1/checkpoints/step-00000020.safetensors" \
-        "$work/inv$n/checkpoints/step-00000020.safetensors" --tolerance 1e-3 2>&1) && ok=1 || ok=0
-    worst=$(grep -o 'worst relative difference [^ ]* over [0-9]* tensors' <<<"$out" || echo "$out")
-    tensor=$(sed -n 1p <<<"$out" | awk '{ print $2 }')
-    if [[ $ok -eq 1 ]]; then pass "1 vs $n ranks: $worst (worst tensor $tensor; limit 1e-3)"
-    else fail "1 vs $n ranks: $worst"; echo "$out" >&2; fi
+    agree "hoc, 1 vs $n ranks" "$work/inv1/checkpoints/step-00000020.safetensors" "$work/inv$n/checkpoints/step-00000020.safetensors" 20 100000
 done
+# fg at global batch 8, not tiny-fg's 4: with 4 crops the UNet's innermost BatchNorm (1×1 after six
+# stride-2 layers) normalises 4 values per channel, and the gradient through it is a small
+# difference of large terms — the case the bound leaves out. There even one rank with another
+# OpenBLAS kernel set (OPENBLAS_CORETYPE=Prescott) ends 25 steps 2e-3 away, as far as 2 ranks do;
+# at batch 8 both stay within 2e-7.
+echo "train: invariance over 1 and 2 ranks (tiny-fg at global batch 8 on synth-fg, 20 + 5 distillation steps, SyncBN)"
+"$carve" data synth-fg --out "$work/fg-data" --count 20 --scene-size 96 >/dev/null 2>"$work/fg-data.err" ||
+    { fail "carve data synth-fg:"; cat "$work/fg-data.err" >&2; }
+for n in 1 2; do
+    timeout 120 mpirun -n "$n" --oversubscribe "$carve" train --preset tiny-fg --data "$work/fg-data" --batch-size 8 \
+        --quiet --run-dir "$work/fginv$n" || fail "tiny-fg on $n ranks (exit $?)"
+done
+agree "fg, 1 vs 2 ranks" "$(latest_of "$work/fginv1")" "$(latest_of "$work/fginv2")" 25 200000
+
+# Without SyncBN each rank normalises over its own shard, so W ranks are not 1 rank's computation
+# and no bound ties them; check that the flag takes effect and that such runs resume bitwise.
+echo "train: sync_bn=false (2 ranks)"
+train 2 --set sync_bn=false --run-dir "$work/nosync" || fail "sync_bn=false on 2 ranks (exit $?)"
+if "$carve" ckpt diff "$work/inv2/checkpoints/step-00000020.safetensors" "$work/nosync/checkpoints/step-00000020.safetensors" \
+    --tolerance 0 >/dev/null 2>&1; then fail "sync_bn=false gave the SyncBN run's weights (the flag did nothing)"
+else pass "sync_bn=false differs from the SyncBN run on 2 ranks (per-rank statistics)"; fi
+train 2 --set sync_bn=false --steps 10 --run-dir "$work/nosync-res" || fail "sync_bn=false, 10 steps (exit $?)"
+train 2 --set sync_bn=false --steps 20 --resume --run-dir "$work/nosync-res" || fail "sync_bn=false, resume to 20 (exit $?)"
+if "$carve" ckpt diff "$work/nosync/checkpoints/step-00000020.safetensors" \
+    "$work/nosync-res/checkpoints/step-00000020.safetensors" --tolerance 0 --optimizer >/dev/null; then
+    pass "sync_bn=false: 10 + 10 steps = 20 uninterrupted steps, bitwise"
+else fail "sync_bn=false: the resumed run differs from the uninterrupted one"; fi
 
 # --- b. Resume: bitwise on the same world size; from 2 ranks to 1 it continues at step 10.
 echo "train: resume"
@@ -151,9 +218,7 @@ step=$(ckpt_step "$(latest_of "$work/res1")" || true)
 first=$(grep -o '"step":[0-9]*' "$work/res1/metrics.jsonl" | sed -n 3p | cut -d: -f2 || true)
 check "2 ranks → 1 rank: latest checkpoint loads and is at step ${step:-?} (want 20); logging resumed at step ${first:-?} (want 15)" \
     test "$step" = 20 -a "$first" = 15
-out=$("$carve" ckpt diff "$work/inv1/checkpoints/step-00000020.safetensors" "$(latest_of "$work/res1")" --tolerance 1e-3 2>&1) \
-    && pass "2 ranks → 1 rank matches 20 uninterrupted steps on 1 rank: $(grep -o 'worst relative difference [^ ]*' <<<"$out")" \
-    || fail "2 ranks → 1 rank: $(tail -1 <<<"$out")"
+agree "2 ranks → 1 rank against 20 uninterrupted steps on 1 rank" "$work/inv1/checkpoints/step-00000020.safetensors" "$(latest_of "$work/res1")" 20 100000
 
 # --- c. Faults.
 # kill -9 of one rank mid-run: the whole job ends, non-zero, within 10 s.
@@ -198,8 +263,6 @@ echo "train: NaN data on rank 1 of 2 at step 3"
 nan_case nan 1 3 "real patches" 2 --preset tiny --checkpoint-every 2
 # The same for the fg trainer: NaN in rank 0's images at step 2 of tiny-fg on synth-fg data.
 echo "train: NaN data on rank 0 of 2 at step 2 (fg)"
-"$carve" data synth-fg --out "$work/fg-data" --count 20 --scene-size 96 >/dev/null 2>"$work/fg-data.err" ||
-    { fail "carve data synth-fg:"; cat "$work/fg-data.err" >&2; }
 nan_case nan-fg 0 2 "images" 2 --preset tiny-fg --data "$work/fg-data" --checkpoint-every 1
 
 # kill -9 of the whole job (mpirun and every rank) while it checkpoints every step, at random
@@ -239,6 +302,11 @@ if [[ $bad -eq 0 ]]; then
     check "--resume from step $last continued to step ${step:-?} (want $((last + 3)))" test "$step" = $((last + 3))
     left=$(find "$run/checkpoints" -name '.*.tmp-*' | wc -l)
     check "the resumed run's first save removed the temporary files of killed writers ($stale before, $left after)" test "$left" = 0
+    # Ten kill -9s and resumes later, the weights are those of a run never interrupted.
+    train 2 --steps $((last + 3)) --checkpoint-every 1 --run-dir "$work/crash-ref" || fail "uninterrupted reference run (exit $?)"
+    if "$carve" ckpt diff "$(latest_of "$work/crash-ref")" "$(latest_of "$run")" --tolerance 0 --optimizer >/dev/null; then
+        pass "after 10 kill -9s and resumes, step $((last + 3)) is bitwise the uninterrupted run's (weights and optimizer)"
+    else fail "the run resumed after kill -9s differs from the uninterrupted run at step $((last + 3))"; fi
 fi
 
 # --- d. Stopping: SIGUSR1 (forwarded by mpirun) and SIGTERM to mpirun checkpoint the step reached.
@@ -258,6 +326,15 @@ for case in "USR1 0" "TERM 1"; do
     if [[ $code -eq $want && -n $reached && $step == "$reached" ]] && under "$elapsed" 10; then
         pass "exit $code after $elapsed s; interrupted at step $reached, latest loads at step $step"
     else fail "SIG$sig: exit $code (want $want) after $elapsed s, interrupted at step '${reached}', latest at step '${step}'"; grep -v '^step ' "$run.err" >&2; fi
+    # Resumed from the signal's checkpoint, the run continues bitwise as one never stopped.
+    if [[ -n $reached ]]; then
+        target=$((reached + 5))
+        train 2 --steps "$target" --resume --run-dir "$run" 2>>"$run.err" || fail "SIG$sig: resume (exit $?)"
+        train 2 --steps "$target" --run-dir "$work/stop$sig-ref" || fail "SIG$sig: uninterrupted reference run (exit $?)"
+        if "$carve" ckpt diff "$(latest_of "$work/stop$sig-ref")" "$(latest_of "$run")" --tolerance 0 --optimizer >/dev/null; then
+            pass "resumed after SIG$sig at step $reached: step $target is bitwise the uninterrupted run's"
+        else fail "SIG$sig: the resumed run differs from the uninterrupted one at step $target"; fi
+    fi
 done
 fi
 
