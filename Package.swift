@@ -17,13 +17,14 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        // C shims: the only files that include <mpi.h> and <png.h>.
+        // C shims: the only files that include <mpi.h>, <png.h> and <jpeglib.h>.
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "PNGShim", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "JPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "DDP", dependencies: ["Tensor", "MPIShim"]),
-        .target(name: "Imaging", dependencies: ["PNGShim", "Tensor"], resources: [.copy("Resources")]),
+        .target(name: "Imaging", dependencies: ["PNGShim", "JPEGShim", "Tensor"], resources: [.copy("Resources")]),
         .target(name: "Carve", dependencies: ["Tensor", "DDP", "Imaging"]),
         .executableTarget(
             name: "Apps",

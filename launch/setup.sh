@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Carve builds against, when they are missing:
-# Open MPI (headers, runtime, mpirun), OpenBLAS, libpng and pkg-config, plus procps (pgrep, for
-# launch/test-mpi.sh; minimal Debian images lack it).
+# Open MPI (headers, runtime, mpirun), OpenBLAS, libpng, libjpeg-turbo (Debian's
+# libjpeg62-turbo-dev) and pkg-config, plus procps (pgrep, for launch/test-mpi.sh; minimal Debian
+# images lack it).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config procps)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev libjpeg62-turbo-dev pkg-config procps)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -16,7 +17,7 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup: this is not a Debian/Ubuntu system; install by hand: Open MPI (dev + mpirun), OpenBLAS (dev), libpng (dev), pkg-config" >&2
+    echo "setup: this is not a Debian/Ubuntu system; install by hand: Open MPI (dev + mpirun), OpenBLAS (dev), libpng (dev), libjpeg-turbo (dev), pkg-config" >&2
     exit 1
 fi
 sudo=""
