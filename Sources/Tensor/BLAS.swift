@@ -1,5 +1,23 @@
 // The only file that imports CBLAS (OpenBLAS). Everything else calls these wrappers.
 import CBLAS
+import Synchronization
+
+/// The floating-point operations of every GEMM this process has run (2·m·n·k per product): what
+/// `carve bench step` divides by the step time. Counted where the work happens, so the count
+/// follows the networks as they are (conv, convT, resize-conv, linear, forward and backward)
+/// instead of an analytic formula that could drift from them.
+///
+/// ```swift
+/// let before = GEMMCounter.flops
+/// _ = conv2d(x, weight: w, bias: nil)
+/// let flops = GEMMCounter.flops - before   // 2·O·C·K²·N·OH·OW (when nothing else runs GEMMs)
+/// ```
+public enum GEMMCounter {
+    private static let total = Atomic<Int>(0)
+    /// The operations counted so far in this process (all threads).
+    public static var flops: Int { total.load(ordering: .relaxed) }
+    static func add(m: Int, n: Int, k: Int) { total.add(2 * m * n * k, ordering: .relaxed) }
+}
 
 /// Row-major single-precision GEMM: C = alpha · op(A) · op(B) + beta · C.
 ///
@@ -14,6 +32,7 @@ public func sgemm(
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+    GEMMCounter.add(m: m, n: n, k: k)
     let threads = Threads.count
     guard threads > 1, !ParallelRegion.isInside, Double(m) * Double(n) * Double(k) >= 2e6, max(m, n) >= 32 * threads else {
         BLASThreading.adopt()

@@ -5,13 +5,13 @@ import Testing
 /// The hoc GAN at `tiny` size: shapes, the area penalty and one step's effect (issue 5).
 @Suite(.serialized) struct HocGANTests {
     /// A fixed batch of real patches and backgrounds from synthetic beans.
-    static func batch(config: Configuration, samples: [Int]) throws -> HocGAN.Batch {
+    static func batch(config: Configuration, samples: [Int]) throws -> TrainingBatch {
         let sample = SynthHoc.generate(seed: 3, height: 128, width: 128)
         let data = try HocDataset(image: sample.image, options: HocOptions(window: 40, patchSize: 64))
         let b = samples.count
         let real = Tensor(shape: [b, 3, 64, 64]) { data.fillPatches($0, indices: samples.map { $0 % data.count }) }
         let background = Tensor(shape: [b, 3, 64, 64]) { data.fillBackgrounds($0, seed: 1, step: 0, samples: samples) }
-        return HocGAN.Batch(real: real, background: background, samples: samples)
+        return TrainingBatch(images: real, background: background, samples: samples)
     }
 
     @Test func generatorMakesRGBAInstancesAndCompositesOfTheBatchShape() throws {
@@ -58,7 +58,7 @@ import Testing
         func discriminatorLoss() -> Float {
             Autodiff.withoutRecording {
                 let g = gan.generate(background: batch.background, samples: batch.samples, step: 0)
-                return GANLoss.discriminator(realLogits: gan.discriminator(batch.real),
+                return GANLoss.discriminator(realLogits: gan.discriminator(batch.images),
                                              fakeLogits: gan.discriminator(g.composite)).item
             }
         }
@@ -71,7 +71,7 @@ import Testing
         let lossBefore = discriminatorLoss()
         let areaBefore = meanArea()
         let metrics = try gan.trainStep(batch, step: 0)
-        #expect(metrics.lossD.isFinite && metrics.lossG.isFinite)
+        #expect(metrics["loss_d"]!.isFinite && metrics["loss_g"]!.isFinite)
         let lossAfter = discriminatorLoss()
         let areaAfter = meanArea()
         #expect(lossAfter < lossBefore, "L_D \(lossBefore) → \(lossAfter)")
@@ -82,7 +82,7 @@ import Testing
         let config = try Presets.named("tiny")
         let gan = HocGAN(config: config, communicator: LocalCommunicator())
         let batch = try Self.batch(config: config, samples: [0, 1, 2, 3])
-        batch.real.data[5] = .nan  // a corrupt value in the data
+        batch.images.data[5] = .nan  // a corrupt value in the data
         #expect(throws: TrainingError.self) { _ = try gan.trainStep(batch, step: 0) }
     }
 }

@@ -1,6 +1,7 @@
-// `carve bench step`: the real training step (HocGAN.trainStep or FgGAN.trainStep) on synthetic
-// in-memory batches, timed per step, with the step's conv/convT/linear FLOPs counted analytically
-// and the sgemm GFLOP/s of the same machine measured in the same run.
+// `carve bench step`: the real training step (the application's adversarial step) on synthetic
+// in-memory batches, timed per step, with the step's GEMM FLOPs counted as they run (GEMMCounter:
+// every conv, convT, resize-conv and linear, forward and backward) and the sgemm GFLOP/s of the
+// same machine measured in the same run.
 import DDP
 import Foundation
 import Tensor
@@ -112,21 +113,8 @@ public enum StepBenchmark {
         }
         let real = images("bench-real"), background = images("bench-background")
 
-        let step: (Int) throws -> Void
-        let flops: Double
-        if config.application == "hoc" {
-            let gan = HocGAN(config: config, communicator: comm)
-            try gan.synchronizeReplicas()
-            let batch = HocGAN.Batch(real: real, background: background, samples: samples)
-            step = { _ = try gan.trainStep(batch, step: $0) }
-            flops = FLOPCounter.hocStep(config, batch: config.batchSize)
-        } else {
-            let gan = FgGAN(config: config, communicator: comm)
-            try gan.synchronizeReplicas()
-            let batch = FgGAN.Batch(images: real, background: background, samples: samples)
-            step = { _ = try gan.trainStep(batch, step: $0) }
-            flops = FLOPCounter.fgStep(config, batch: config.batchSize)
-        }
+        let batch = TrainingBatch(images: real, background: background, samples: samples)
+        let step = try trainStep(Applications.named(config.application), config: config, communicator: comm, batch: batch)
 
         // sgemm at the same time on every rank: the machine's limit for this many ranks × threads.
         try comm.barrier()
@@ -136,6 +124,7 @@ public enum StepBenchmark {
         for s in 0..<warmup { try step(s) }
         var nanoseconds: [Int64] = []  // per step; the communicator's max is for integers
         var commSeconds = 0.0
+        let flopsBefore = GEMMCounter.flops
         for s in warmup..<(warmup + steps) {
             try comm.barrier()
             let commStart = comm.seconds.total
@@ -144,6 +133,9 @@ public enum StepBenchmark {
             nanoseconds.append(Int64(DispatchTime.now().uptimeNanoseconds - start))
             commSeconds += comm.seconds.total - commStart
         }
+        // Every rank's GEMMs on its shard, summed: the global batch's FLOPs per step.
+        var flops = [Int64(GEMMCounter.flops - flopsBefore)]
+        try communicator.allReduce(&flops, op: .sum)
         try communicator.allReduce(&nanoseconds, op: .max)
         let times = nanoseconds.map { Double($0) / 1e9 }
         var rss = [Int64(peakRSSBytes())]
@@ -153,12 +145,23 @@ public enum StepBenchmark {
         return Report(
             preset: preset, application: config.application, worldSize: world, threads: Threads.count,
             blasThreads: BLASInfo.threads, batchSize: config.batchSize, steps: steps, warmup: warmup,
-            stepSeconds: times, flopPerStep: flops, sgemmGFLOPs: sgemm[0], peakRSSBytes: Int(rssMax[0]),
+            stepSeconds: times, flopPerStep: Double(flops[0]) / Double(max(steps, 1)), sgemmGFLOPs: sgemm[0], peakRSSBytes: Int(rssMax[0]),
             peakRSSTotalBytes: Int(rss[0]), commSecondsPerStep: commSeconds / Double(max(steps, 1)),
             core: BLASInfo.coreName, cpu: OpsBenchmark.cpuModel())
     }
 
     /// This process's peak resident set size (getrusage ru_maxrss, KiB on Linux).
+    /// The model of `application`, synchronised, and its adversarial step on `batch`. The
+    /// configuration's step count is raised so that every benchmarked step is adversarial.
+    private static func trainStep<A: Application>(_ application: A.Type, config: Configuration, communicator: any Communicator,
+                                                  batch: TrainingBatch) throws -> (Int) throws -> Void {
+        var config = config
+        config.steps = 1 << 30
+        let model = A.Model(config: config, communicator: communicator)
+        try model.synchronizeReplicas()
+        return { _ = try model.trainStep(batch, step: $0) }
+    }
+
     static func peakRSSBytes() -> Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -169,119 +172,5 @@ public enum StepBenchmark {
         guard !xs.isEmpty else { return .nan }
         let s = xs.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-}
-
-// MARK: - FLOP counter
-
-/// The conv/convT/linear FLOPs of the training steps, counted from the layer shapes.
-///
-/// A multiply–add is 2 FLOPs. A layer with M multiply–adds forward costs 2M forward, 2M for the
-/// input gradient (when its input needs one) and 2M for the weight gradient (when its weights
-/// are trained in that backward). Batch norm, activations, spectral-norm power iterations,
-/// composition, losses and Adam are not counted (they are a few percent of the arithmetic but
-/// not of the time: that is what the GFLOP/s column shows). `bench/pytorch/step.py` counts the
-/// same way, and checks the count against `torch.utils.flop_counter.FlopCounterMode`.
-public enum FLOPCounter {
-    /// One layer's multiply–adds for one sample.
-    struct Layer {
-        var macs: Double
-        /// The first layer of a network reads the network's input.
-        var readsInput: Bool
-    }
-
-    /// Sums layers × batch with the backward that the step does.
-    static func flops(_ layers: [Layer], batch: Int, forward: Bool = true, inputGradient: Bool, weightGradient: Bool,
-                      networkInputGradient: Bool) -> Double {
-        var total = 0.0
-        for l in layers {
-            let m = 2 * l.macs * Double(batch)
-            if forward { total += m }
-            if weightGradient { total += m }
-            if inputGradient && (!l.readsInput || networkInputGradient) { total += m }
-        }
-        return total
-    }
-
-    static func conv(_ c: Int, _ o: Int, k: Int, out: Int, first: Bool = false) -> Layer {
-        Layer(macs: Double(o * out * out * c * k * k), readsInput: first)
-    }
-    static func deconv(_ c: Int, _ o: Int, k: Int, input: Int) -> Layer {
-        Layer(macs: Double(c * input * input * o * k * k), readsInput: false)
-    }
-
-    /// Table 2 generator (NoiseGenerator) for one instance.
-    static func generator(_ c: Configuration) -> [Layer] {
-        let w = c.gChannels
-        return [
-            Layer(macs: Double(c.zDim * 64 * w[0]), readsInput: true),  // fc z → 8·8·w0 (z needs no gradient)
-            conv(w[0], w[1], k: 4, out: 8), conv(w[1], w[2], k: 4, out: 8),
-            deconv(w[2], w[3], k: 4, input: 8), deconv(w[3], w[4], k: 4, input: 16), deconv(w[4], 4, k: 4, input: 32),
-        ]
-    }
-
-    /// Tables 1–2 discriminator for one image of `size`².
-    static func discriminator(_ c: Configuration) -> [Layer] {
-        var layers: [Layer] = []
-        var ch = 3, s = c.imageSize
-        for (i, width) in c.dChannels.enumerated() {
-            if i < 4 { s /= 2 }
-            layers.append(conv(ch, width, k: 3, out: s, first: i == 0))
-            ch = width
-        }
-        layers.append(conv(ch, 1, k: 1, out: s))
-        return layers
-    }
-
-    /// The information head Q for one instance.
-    static func information(_ c: Configuration) -> [Layer] {
-        let q = c.qChannels
-        return [conv(4, q[0], k: 4, out: 32, first: true), conv(q[0], q[1], k: 4, out: 16), conv(q[1], q[2], k: 4, out: 8),
-                Layer(macs: Double(q[2] * 64 * c.zDim), readsInput: false)]
-    }
-
-    /// Table 1 UNet for one image.
-    static func unet(_ c: Configuration) -> [Layer] {
-        let e = c.unetChannels, s = c.imageSize
-        var layers: [Layer] = []
-        var ch = 3
-        for i in 0..<6 {
-            layers.append(conv(ch, e[i], k: i < 5 ? 4 : 2, out: s >> (i + 1), first: i == 0))
-            ch = e[i]
-        }
-        let d = [e[4], e[3], e[3], e[1], e[0]]
-        var inC = e[5]
-        for i in 0..<5 {
-            layers.append(deconv(inC, d[i], k: i < 2 ? 2 : 4, input: s >> (6 - i)))
-            inC = d[i] + e[4 - i]
-        }
-        layers.append(deconv(inC, 1, k: 4, input: s / 2))
-        return layers
-    }
-
-    /// One `HocGAN.trainStep` on a global batch: G on N·B instances; D on real and (detached) fake
-    /// with weight gradients; D on the composite with input gradients only (D frozen); Q on the
-    /// N·B instances; G's backward.
-    public static func hocStep(_ c: Configuration, batch: Int) -> Double {
-        let instances = c.layers * batch
-        let g = generator(c), d = discriminator(c)
-        var total = flops(g, batch: instances, inputGradient: true, weightGradient: true, networkInputGradient: false)
-        total += 2 * flops(d, batch: batch, inputGradient: true, weightGradient: true, networkInputGradient: false)
-        total += flops(d, batch: batch, inputGradient: true, weightGradient: false, networkInputGradient: true)
-        if c.beta > 0 {
-            total += flops(information(c), batch: instances, inputGradient: true, weightGradient: true,
-                           networkInputGradient: true)
-        }
-        return total
-    }
-
-    /// One `FgGAN.trainStep` on a global batch: the teacher UNet on B images, D on real and fake,
-    /// D on the composite (input gradients only), the UNet's backward (not into the images).
-    public static func fgStep(_ c: Configuration, batch: Int) -> Double {
-        let u = unet(c), d = discriminator(c)
-        var total = flops(u, batch: batch, inputGradient: true, weightGradient: true, networkInputGradient: false)
-        total += 2 * flops(d, batch: batch, inputGradient: true, weightGradient: true, networkInputGradient: false)
-        total += flops(d, batch: batch, inputGradient: true, weightGradient: false, networkInputGradient: true)
-        return total
     }
 }

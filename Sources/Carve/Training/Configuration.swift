@@ -8,7 +8,8 @@ import Foundation
 public struct Configuration: Codable, Equatable, Sendable {
     /// The preset this configuration started from.
     public var preset: String
-    /// "hoc" (one image of a dense object cluster) or "fg" (foreground segmentation).
+    /// The application (`Applications.all`): "hoc" (one image of a dense object cluster) or "fg"
+    /// (foreground segmentation).
     public var application: String
 
     // MARK: Data
@@ -212,7 +213,7 @@ extension Configuration {
     /// Checks ranges a run depends on; throws naming the key.
     public func validate() throws {
         func need(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigurationError(message) } }
-        try need(["hoc", "fg"].contains(application), "application must be hoc or fg, not \(application)")
+        try Applications.named(application).validate(self)
         try need(layers >= 1, "layers must be at least 1")
         try need(zDim >= 1, "z_dim must be at least 1")
         try need(batchSize >= 1, "batch_size must be at least 1")
@@ -222,8 +223,6 @@ extension Configuration {
         try need(qChannels.count == 3, "q_channels needs 3 widths, got \(qChannels.count)")
         try need(unetChannels.count == 6, "unet_channels needs 6 widths, got \(unetChannels.count)")
         try need(padding >= 0 && padding < imageSize, "padding must be in 0..<image_size")
-        try need(application != "hoc" || imageSize == 64, "hoc networks (Table 2) need image_size 64")
-        try need(application != "fg" || imageSize % 64 == 0, "fg networks (Table 1) need image_size a multiple of 64")
         try need(lrD > 0 && lrG > 0, "learning rates must be positive")
         try need(areaTarget >= 0 && areaTarget <= 1, "area_target must be in [0, 1]")
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")

@@ -17,12 +17,6 @@ final class Progress {
         self.enabled = enabled
     }
 
-    func update(step: Int, metrics: HocGAN.StepMetrics, imagesPerSecond: Double) {
-        update(step: step, imagesPerSecond: imagesPerSecond, line: String(
-            format: "loss_d %.3f loss_g %.3f area %.3f D(x) %.2f D(G) %.2f", metrics.lossD, metrics.lossG,
-            metrics.maskArea, metrics.dReal, metrics.dFake))
-    }
-
     /// Shows `line` (the step's metrics, already formatted) with the throughput and the ETA.
     func update(step: Int, imagesPerSecond: Double, line metricsLine: String) {
         guard enabled else { return }

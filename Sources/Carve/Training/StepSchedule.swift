@@ -1,6 +1,6 @@
 import DDP
 
-/// The end-of-step decisions both trainers share: agreeing to stop, when to checkpoint, when to
+/// The end-of-step decisions of the training loop: agreeing to stop, when to checkpoint, when to
 /// evaluate.
 ///
 /// Note [stopping together]: a signal reaches ranks at slightly different moments. Every rank

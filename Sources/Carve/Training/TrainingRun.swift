@@ -1,16 +1,16 @@
-// What the hoc and fg trainers share around their own steps: the timed communicator and
+// The scaffolding of the training loop around its steps: the timed communicator and
 // synchronized BatchNorm, resuming from RUN/checkpoints/latest, rank 0's checkpoint saves, step
 // timing and the end of a run (finished or interrupted).
 import DDP
 import Foundation
 
-/// The scaffolding of one `carve train` run on one rank, used by `Trainer` (hoc) and `FgTrainer`.
+/// The scaffolding of one `carve train` run on one rank, used by `Trainer`.
 ///
 /// ```swift
 /// let run = TrainingRun(communicator: communicator, config: config, options: options, folder: folder)
 /// defer { run.close() }
-/// let gan = HocGAN(config: config, communicator: run.comm)
-/// let firstStep = try run.resume(ModelState(networks: gan.networks, optimizers: gan.optimizers))
+/// let model = HocGAN(config: config, communicator: run.comm)
+/// let firstStep = try run.resume(ModelState(networks: model.networks, optimizers: model.optimizers))
 /// ```
 final class TrainingRun {
     let config: Configuration
@@ -22,8 +22,8 @@ final class TrainingRun {
     let fault: FaultInjection?
     let directory: CheckpointDirectory
     private(set) var state: ModelState?
-    private(set) var summary = RunSummary(firstStep: 0, lastStep: 0, interrupted: false, lastMetrics: nil,
-                                          lastCheckpoint: nil, lastEvaluation: nil, secondsPerStep: 0)
+    private(set) var summary = RunSummary(firstStep: 0, lastStep: 0, interrupted: false, lastCheckpoint: nil,
+                                          lastEvaluation: nil, secondsPerStep: 0)
     private var timedSteps = 0
     private var timedSeconds = 0.0
 
@@ -76,7 +76,6 @@ final class TrainingRun {
         summary.lastStep = step
     }
 
-    func setLastMetrics(_ metrics: HocGAN.StepMetrics) { summary.lastMetrics = metrics }
     func setLastEvaluation(_ url: URL) { summary.lastEvaluation = url }
 
     /// The run stops at `step` because a rank was asked to: rank 0 says where the checkpoint is.

@@ -60,8 +60,6 @@ public enum FgToolError: LocalizedError, Equatable {
     case noBackgrounds(data: String)
     /// `ckpt eval` of an fg checkpoint without `--data`.
     case needsLabelledData(file: String)
-    /// A hoc checkpoint given to an fg-only command.
-    case notFg(file: String, preset: String)
 
     public var errorDescription: String? {
         switch self {
@@ -70,7 +68,6 @@ public enum FgToolError: LocalizedError, Equatable {
             return "--backgrounds: no background pool given and \(data)/backgrounds does not exist (pass --backgrounds DIR, a folder of background PNGs)"
         case let .needsLabelledData(file):
             return "\(file) is an fg checkpoint: give --data, a folder with images and masks/ (e.g. a synth-fg folder or its heldout/)"
-        case let .notFg(file, preset): return "\(file): preset \(preset) is a hoc checkpoint; this command needs an fg one"
         }
     }
 }
@@ -164,16 +161,9 @@ public struct FgEvaluation {
         public var studentArea: Double?
     }
 
-    /// Everything one evaluation produced.
-    public struct Result {
-        public var report: Report
-        public var rows: [ImageRow]
-        public var panel: Panel
-    }
-
     /// Segments every image of the set with the teacher (and the student when distilled at
-    /// `step`) and scores the masks.
-    public func measure(step: Int) -> Result {
+    /// `step`), scores the masks and draws the panel; the table is one CSV row per image.
+    public func measure(step: Int) -> EvaluationOutput {
         let s = gan.config.imageSize, hw = s * s
         let distilled = gan.isDistilled(step: step)
         var rows: [ImageRow] = []
@@ -258,36 +248,33 @@ public struct FgEvaluation {
             teacherIoUByThreshold: teacher?.iouByThreshold, maskAreaMean: areaSums[distilled ? 1 : 0] / n,
             teacherMaskAreaMean: areaSums[0] / n, time: Date().timeIntervalSince1970,
             boxIoU: data.hasMasks ? baselineSums[0] / n : nil, ellipseIoU: data.hasMasks ? baselineSums[1] / n : nil)
-        return Result(report: report, rows: rows, panel: panel)
+        var summary: String
+        if let iou = report.meanIoU {
+            summary = String(format: "%@ mean IoU %.3f", report.model, iou)
+            if report.distilled, let t = report.teacherMeanIoU { summary += String(format: " (teacher %.3f)", t) }
+            if let box = report.boxIoU, let ellipse = report.ellipseIoU {
+                summary += String(format: "; box %.3f, ellipse %.3f", box, ellipse)
+            }
+        } else {
+            summary = String(format: "%@ mask area %.3f (no ground truth)", report.model, report.maskAreaMean)
+        }
+        return EvaluationOutput(report: report, panel: panel, table: Self.table(rows), summary: summary)
     }
 
-    /// Writes the report as JSON, the per-image CSV and the panel PNG.
-    public func write(_ result: Result, json: URL, csv: URL, panel png: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(result.report), to: json)
+    /// The per-image CSV: file, the teacher's and the student's IoU, precision and recall at 0.5,
+    /// and their mask areas.
+    static func table(_ rows: [ImageRow]) -> String {
         func cells(_ s: MaskScores?) -> String {
             guard let s else { return ",," }
             return String(format: "%.4f,%.4f,%.4f", s.iou, s.precision, s.recall)
         }
         var text = "file,teacher_iou,teacher_precision,teacher_recall,student_iou,student_precision,student_recall,teacher_area,student_area\n"
-        for row in result.rows {
+        for row in rows {
             let file = row.file.contains(",") ? "\"\(row.file)\"" : row.file
             text += "\(file),\(cells(row.teacher)),\(cells(row.student)),"
                 + String(format: "%.4f,", row.teacherArea) + (row.studentArea.map { String(format: "%.4f", $0) } ?? "") + "\n"
         }
-        try AtomicFile.write(Data(text.utf8), to: csv)
-        try result.panel.write(path: png.path)
-    }
-
-    /// Measures and writes `evalDirectory/step-N.{json,csv}` and `samplesDirectory/step-N.png`;
-    /// returns the JSON's URL and the report.
-    public func run(step: Int, samplesDirectory: URL, evalDirectory: URL) throws -> (url: URL, report: Report) {
-        let result = measure(step: step)
-        let json = evalDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "json"))
-        try write(result, json: json, csv: evalDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "csv")),
-                  panel: samplesDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "png")))
-        return (json, result.report)
+        return text
     }
 
     // MARK: - Helpers

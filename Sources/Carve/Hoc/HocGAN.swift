@@ -9,7 +9,7 @@ import Tensor
 /// One `trainStep` is the per-rank data flow of DESIGN.md: this rank's slice of the global batch
 /// → instances → layout → composite → D update (allreduce-mean of D gradients, Adam) → G update
 /// (non-saturating loss + λ·L_area + β·information term, allreduce-mean of G and Q gradients, Adam).
-public final class HocGAN {
+public final class HocGAN: GANModel {
     public let config: Configuration
     public let generator: NoiseGenerator
     public let discriminator: Discriminator
@@ -22,32 +22,6 @@ public final class HocGAN {
     let optimizerQ: Adam?
     let parallelG: DistributedDataParallel
     let parallelD: DistributedDataParallel
-
-    /// A batch of this rank: real patches and backgrounds [b, 3, 64, 64] for global samples `samples`.
-    public struct Batch {
-        public var real: Tensor
-        public var background: Tensor
-        public var samples: [Int]
-        public init(real: Tensor, background: Tensor, samples: [Int]) {
-            self.real = real
-            self.background = background
-            self.samples = samples
-        }
-    }
-
-    /// What one step measured, averaged over ranks.
-    public struct StepMetrics: Sendable {
-        public var lossD: Double
-        public var lossG: Double
-        public var area: Double
-        public var information: Double
-        /// Mean D(x) on real patches (after the sigmoid).
-        public var dReal: Double
-        /// Mean D(x_g) on composites.
-        public var dFake: Double
-        /// Mean mask area fraction ‖m‖₁ / A of the instances.
-        public var maskArea: Double
-    }
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
@@ -81,11 +55,15 @@ public final class HocGAN {
     }
 
     /// The optimizers by checkpoint prefix.
-    var optimizers: [(prefix: String, adam: Adam)] {
+    public var optimizers: [(prefix: String, adam: Adam)] {
         var out = [("G", optimizerG), ("D", optimizerD)]
         if let optimizerQ { out.append(("Q", optimizerQ)) }
         return out
     }
+
+    /// One phase: `config.steps` adversarial steps.
+    public var totalSteps: Int { config.steps }
+    public func endsPhase(after step: Int) -> Bool { false }
 
     /// Start-up under DDP: checks every rank built the same model and configuration, then
     /// broadcasts rank 0's parameters and buffers.
@@ -133,58 +111,34 @@ public final class HocGAN {
         return Generated(z: z, instances: instances, layers: layers, composite: composite)
     }
 
-    /// One D update and one G update on this rank's `batch` (global step `step`).
+    /// One D update and one G update on this rank's `batch` (global step `step`); `batch.images`
+    /// are real patches. Metrics (averaged over ranks): `loss_d`, `loss_g`, `area` (L_area),
+    /// `info` (the information term, 0 without one), `d_real`, `d_fake`, `mask_area` (mean ‖m‖₁/A).
     ///
-    /// - Throws: `TrainingError.nonFinite` when a loss is NaN or infinite (on every rank alike,
+    /// - Throws: `TrainingError.nonFinite` when a metric is NaN or infinite (on every rank alike,
     ///   since the metrics are averaged over ranks first); communicator errors.
-    public func trainStep(_ batch: Batch, step: Int) throws -> StepMetrics {
+    public func trainStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
         generator.train(true)
         discriminator.train(true)
         information?.train(true)
         let gen = generate(background: batch.background, samples: batch.samples, step: step)
-
-        // D update: L_D on real patches and (detached) composites.
-        parallelD.zeroGradients()
-        let realLogits = discriminator(batch.real)
-        let fakeLogitsD = discriminator(gen.composite.detached())
-        let lossD = GANLoss.discriminator(realLogits: realLogits, fakeLogits: fakeLogitsD)
-        lossD.backward()
-        try parallelD.allReduceGradients()
-        optimizerD.step()
-
-        // G update: gradients flow through D into the composite, but D's own weights are frozen.
-        parallelG.zeroGradients()
-        let dParams = discriminator.parameters
-        for p in dParams { p.requiresGrad = false }
-        defer { for p in dParams { p.requiresGrad = true } }
-        let fakeLogits = discriminator(gen.composite)
-        let lossAdv = GANLoss.generator(fakeLogits: fakeLogits)
+        let adversarial = AdversarialStep(discriminator: discriminator, parallelD: parallelD, optimizerD: optimizerD,
+                                          parallelG: parallelG, optimizersG: [optimizerG] + (optimizerQ.map { [$0] } ?? []))
         let masks = gen.instances.slice(axis: 1, 3..<4)
-        let (area, penalty) = GANLoss.maskPenalty(masks: masks, config: config)
-        var total = lossAdv + penalty
-        var info: Tensor? = nil
-        if let information {
-            let i = GANLoss.information(predicted: information(gen.instances), z: gen.z)
-            total = total + i * Float(config.beta)
-            info = i
+        var (m, _) = try adversarial.run(real: batch.images, fake: gen.composite,
+                                         shown: ["loss_d", "loss_g", "mask_area", "d_real", "d_fake"], seen: { x, _ in x }) {
+            let (area, penalty) = GANLoss.maskPenalty(masks: masks, config: config)
+            var terms = [GeneratorTerm(name: "area", value: area, loss: penalty)]
+            if let information {
+                let info = GANLoss.information(predicted: information(gen.instances), z: gen.z)
+                terms.append(GeneratorTerm(name: "info", value: info, loss: info * Float(config.beta)))
+            }
+            return terms
         }
-        total.backward()
-        try parallelG.allReduceGradients()
-        optimizerG.step()
-        optimizerQ?.step()
-
-        var m: [Double] = [
-            Double(lossD.item), Double(lossAdv.item), Double(area.item), Double(info?.item ?? 0),
-            Double(realLogits.sigmoid().mean().item), Double(fakeLogitsD.sigmoid().mean().item),
-            Double(masks.mean().item),
-        ]
-        try parallelG.communicator.allReduce(&m, op: .mean)
-        let metrics = StepMetrics(lossD: m[0], lossG: m[1], area: m[2], information: m[3], dReal: m[4], dFake: m[5],
-                                  maskArea: m[6])
-        if !m.allSatisfy(\.isFinite) {
-            throw TrainingError.nonFinite(step: step, what: "loss_d \(m[0]), loss_g \(m[1]), area \(m[2]), info \(m[3])")
-        }
-        return metrics
+        if information == nil { m["info"] = 0 }
+        m["mask_area"] = Double(masks.mean().item)
+        try m.averageOverRanks(parallelG.communicator, step: step)
+        return m
     }
 }
 

@@ -1,3 +1,4 @@
+import DDP
 import Foundation
 import Tensor
 
@@ -202,25 +203,18 @@ public enum CheckpointTools {
         }
     }
 
-    /// A hoc model with the checkpoint's weights (optimizer state not needed).
-    public static func hocModel(from checkpoint: Checkpoint, file: String) throws -> HocGAN {
+    /// The model of application `A` with the checkpoint's weights (optimizer state not needed).
+    /// - Throws: `ConfigurationError` when the checkpoint belongs to another application, e.g.
+    ///   "B.safetensors: preset demo-fg is a checkpoint of the fg application; this command needs a hoc one";
+    ///   `CheckpointError` naming the first tensor that differs.
+    public static func model<A: Application>(of application: A.Type, from checkpoint: Checkpoint, file: String) throws -> A.Model {
         let config = try configuration(of: checkpoint, file: file)
-        guard config.application == "hoc" else {
-            throw ConfigurationError("\(file): preset \(config.preset) is an fg checkpoint; this command needs a hoc one")
+        guard config.application == A.name else {
+            throw ConfigurationError("\(file): preset \(config.preset) is a checkpoint of the \(config.application) application; this command needs a \(A.name) one")
         }
-        let gan = HocGAN(config: config, communicator: LocalCommunicator())
-        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
+        let model = A.Model(config: config, communicator: LocalCommunicator())
+        let state = ModelState(networks: model.networks, optimizers: model.optimizers)
         try state.restore(from: checkpoint, config: config, file: file, requireOptimizer: false)
-        return gan
-    }
-
-    /// An fg model (teacher, discriminator, student) with the checkpoint's weights (optimizer state not needed).
-    public static func fgModel(from checkpoint: Checkpoint, file: String) throws -> FgGAN {
-        let config = try configuration(of: checkpoint, file: file)
-        guard config.application == "fg" else { throw FgToolError.notFg(file: file, preset: config.preset) }
-        let gan = FgGAN(config: config, communicator: LocalCommunicator())
-        let state = ModelState(networks: gan.networks, optimizers: gan.optimizers)
-        try state.restore(from: checkpoint, config: config, file: file, requireOptimizer: false)
-        return gan
+        return model
     }
 }

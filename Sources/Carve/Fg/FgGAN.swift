@@ -18,9 +18,9 @@ import Tensor
 /// ```swift
 /// let gan = FgGAN(config: try Presets.named("tiny-fg"), communicator: LocalCommunicator())
 /// let m = try gan.trainStep(batch, step: 0)       // adversarial step
-/// let s = try gan.distillStep(batch, step: 20)    // after config.steps adversarial steps
+/// let s = try gan.trainStep(batch, step: 20)      // distillation, after config.steps adversarial steps
 /// ```
-public final class FgGAN {
+public final class FgGAN: GANModel {
     public let config: Configuration
     /// The teacher: the segmentation network of the foreground provider (checkpoint `G/`).
     public let teacher: UNet
@@ -39,46 +39,6 @@ public final class FgGAN {
     let parallelG: DistributedDataParallel
     let parallelD: DistributedDataParallel
     let parallelS: DistributedDataParallel
-
-    /// A batch of this rank: box-cropped images and background-pool patches [b, 3, S, S] for the
-    /// global samples `samples` (the keys of per-sample randomness).
-    public struct Batch {
-        public var images: Tensor
-        public var background: Tensor
-        public var samples: [Int]
-        public init(images: Tensor, background: Tensor, samples: [Int]) {
-            self.images = images
-            self.background = background
-            self.samples = samples
-        }
-    }
-
-    /// What one adversarial step measured, averaged over ranks.
-    public struct StepMetrics: Sendable {
-        public var lossD: Double
-        public var lossG: Double
-        public var area: Double
-        /// Mean D(x) on real crops (after the sigmoid).
-        public var dReal: Double
-        /// Mean D(x_g) on composites.
-        public var dFake: Double
-        /// Mean mask area fraction ‖m‖₁ / A of the teacher's masks.
-        public var maskArea: Double
-        /// E[sign(D logit)] on the real crops as D saw them (ADA's overfitting signal r).
-        public var realSign: Double
-        /// The augmentation probability p after this step (0 without augmentation).
-        public var augmentP: Double
-    }
-
-    /// What one distillation step measured, averaged over ranks.
-    public struct DistillMetrics: Sendable {
-        /// The smooth L1 of eq. (8) between the student's and the teacher's masks.
-        public var loss: Double
-        /// Mean area fraction of the teacher's masks (the targets).
-        public var teacherArea: Double
-        /// Mean area fraction of the student's masks.
-        public var studentArea: Double
-    }
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
@@ -110,8 +70,19 @@ public final class FgGAN {
     }
 
     /// The optimizers by checkpoint prefix.
-    var optimizers: [(prefix: String, adam: Adam)] {
+    public var optimizers: [(prefix: String, adam: Adam)] {
         [("G", optimizerG), ("D", optimizerD), ("S", optimizerS)]
+    }
+
+    /// Two phases: `config.steps` adversarial steps, then `config.distillSteps` distillation steps.
+    public var totalSteps: Int { config.steps + config.distillSteps }
+    /// The adversarial phase ends at `config.steps` when distillation follows.
+    public func endsPhase(after step: Int) -> Bool { step == config.steps && config.distillSteps > 0 }
+
+    /// The step of the phase global step `step` falls in: `adversarialStep` before `config.steps`,
+    /// `distillStep` after.
+    public func trainStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
+        step < config.steps ? try adversarialStep(batch, step: step) : try distillStep(batch, step: step)
     }
 
     /// Start-up under DDP: checks every rank built the same model and configuration, then
@@ -153,53 +124,35 @@ public final class FgGAN {
     // MARK: - Adversarial step
 
     /// One D update and one G (teacher) update on this rank's `batch` (global step `step`).
+    /// Metrics (averaged over ranks): `loss_d`, `loss_g`, `area` (L_area), `d_real`, `d_fake`,
+    /// `mask_area` (mean ‖m‖₁/A of the teacher's masks), `real_sign` (E[sign(D logit)] on the real
+    /// crops as D saw them, ADA's overfitting signal) and, with augmentation, `augment_p` after it.
     ///
-    /// - Throws: `TrainingError.nonFinite` when a loss is NaN or infinite (on every rank alike,
+    /// - Throws: `TrainingError.nonFinite` when a metric is NaN or infinite (on every rank alike,
     ///   since the metrics are averaged over ranks first); communicator errors.
-    public func trainStep(_ batch: Batch, step: Int) throws -> StepMetrics {
+    public func adversarialStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
         teacher.train(true)
         discriminator.train(true)
         let gen = generate(images: batch.images, background: batch.background, samples: batch.samples, step: step)
-
+        let adversarial = AdversarialStep(discriminator: discriminator, parallelD: parallelD, optimizerD: optimizerD,
+                                          parallelG: parallelG, optimizersG: [optimizerG])
         // D sees real and fake through the same kind of augmentation, drawn independently
         // (Note [Differentiable augmentation]); without it, `seen` is the identity.
-        func seen(_ x: Tensor, _ stream: String) -> Tensor {
-            augmentation.map { $0(x, stream: stream, step: step, samples: batch.samples) } ?? x
+        var (m, realLogits) = try adversarial.run(
+            real: batch.images, fake: gen.composite, shown: ["loss_d", "loss_g", "mask_area", "d_real", "d_fake"],
+            seen: { x, stream in augmentation.map { $0(x, stream: stream, step: step, samples: batch.samples) } ?? x }
+        ) {
+            let (area, penalty) = GANLoss.maskPenalty(masks: gen.masks, config: config)
+            return [GeneratorTerm(name: "area", value: area, loss: penalty)]
         }
-
-        // D update: L_D of eq. (6) on the real crops and the (detached) composites.
-        parallelD.zeroGradients()
-        let realLogits = discriminator(seen(batch.images, "augment-real"))
-        let fakeLogitsD = discriminator(seen(gen.composite.detached(), "augment-fake"))
-        let lossD = GANLoss.discriminator(realLogits: realLogits, fakeLogits: fakeLogitsD)
-        lossD.backward()
-        try parallelD.allReduceGradients()
-        optimizerD.step()
-
-        // G update: gradients flow through D into the composite, but D's own weights are frozen.
-        parallelG.zeroGradients()
-        let dParams = discriminator.parameters
-        for p in dParams { p.requiresGrad = false }
-        defer { for p in dParams { p.requiresGrad = true } }
-        let lossAdv = GANLoss.generator(fakeLogits: discriminator(seen(gen.composite, "augment-fake")))
-        let (area, penalty) = GANLoss.maskPenalty(masks: gen.masks, config: config)
-        let total = lossAdv + penalty
-        total.backward()
-        try parallelG.allReduceGradients()
-        optimizerG.step()
-
-        var m: [Double] = [
-            Double(lossD.item), Double(lossAdv.item), Double(area.item),
-            Double(realLogits.sigmoid().mean().item), Double(fakeLogitsD.sigmoid().mean().item),
-            Double(gen.masks.mean().item), Self.meanSign(realLogits),
-        ]
-        try parallelG.communicator.allReduce(&m, op: .mean)
-        if !m.allSatisfy(\.isFinite) {
-            throw TrainingError.nonFinite(step: step, what: "loss_d \(m[0]), loss_g \(m[1]), area \(m[2])")
+        m["mask_area"] = Double(gen.masks.mean().item)
+        m["real_sign"] = Self.meanSign(realLogits)
+        try m.averageOverRanks(parallelG.communicator, step: step)
+        if let augmentation {
+            augmentation.adapt(realSign: m["real_sign"]!, batch: config.batchSize)
+            m["augment_p"] = Double(augmentation.p)
         }
-        augmentation?.adapt(realSign: m[6], batch: config.batchSize)
-        return StepMetrics(lossD: m[0], lossG: m[1], area: m[2], dReal: m[3], dFake: m[4], maskArea: m[5],
-                           realSign: m[6], augmentP: Double(augmentation?.p ?? 0))
+        return m
     }
 
     /// E[sign(logit)] over a batch of D's logits.
@@ -225,7 +178,7 @@ public final class FgGAN {
 
     /// The student's training pairs for `batch` at `step`: recomposited, flipped inputs and the
     /// teacher's masks as targets (both [b, ·, S, S], no history).
-    public func distillationPair(_ batch: Batch, step: Int) -> (input: Tensor, target: Tensor) {
+    public func distillationPair(_ batch: TrainingBatch, step: Int) -> (input: Tensor, target: Tensor) {
         let t = Self.masks(of: teacher, images: batch.images)
         return Autodiff.withoutRecording {
             let input = Composition.composite(background: batch.background, layers: [(appearance: batch.images, mask: t)])
@@ -262,10 +215,12 @@ public final class FgGAN {
     }
 
     /// One student update (Appendix, eq. 8) on this rank's `batch` at global step `step`; the
-    /// teacher is frozen (evaluation mode, nothing recorded).
+    /// teacher is frozen (evaluation mode, nothing recorded). Metrics (averaged over ranks):
+    /// `loss_distill` (the smooth L1 of eq. 8), `teacher_area` and `student_area` (mean area
+    /// fractions of the targets and of the student's masks).
     ///
-    /// - Throws: `TrainingError.nonFinite` on a NaN or infinite loss; communicator errors.
-    public func distillStep(_ batch: Batch, step: Int) throws -> DistillMetrics {
+    /// - Throws: `TrainingError.nonFinite` on a NaN or infinite metric; communicator errors.
+    public func distillStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
         let (input, target) = distillationPair(batch, step: step)
         student.train(true)
         parallelS.zeroGradients()
@@ -274,12 +229,12 @@ public final class FgGAN {
         loss.backward()
         try parallelS.allReduceGradients()
         optimizerS.step()
-        var m: [Double] = [Double(loss.item), Double(target.mean().item), Double(predicted.mean().item)]
-        try parallelS.communicator.allReduce(&m, op: .mean)
-        if !m.allSatisfy(\.isFinite) {
-            throw TrainingError.nonFinite(step: step, what: "distillation smooth_l1 \(m[0])")
-        }
-        return DistillMetrics(loss: m[0], teacherArea: m[1], studentArea: m[2])
+        var m = StepMetrics(phase: "distill", shown: ["loss_distill", "teacher_area", "student_area"])
+        m["loss_distill"] = Double(loss.item)
+        m["teacher_area"] = Double(target.mean().item)
+        m["student_area"] = Double(predicted.mean().item)
+        try m.averageOverRanks(parallelS.communicator, step: step)
+        return m
     }
 
     // MARK: - Inference

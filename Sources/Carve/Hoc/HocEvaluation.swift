@@ -45,8 +45,9 @@ public struct HocEvaluation {
         }
     }
 
-    /// Samples `config.evalSamples` instances (eval mode, fixed noise) and measures their masks.
-    public func measure(step: Int) -> (report: Report, instances: Tensor) {
+    /// Samples `config.evalSamples` instances (eval mode, fixed noise), measures their masks and
+    /// draws the panel.
+    public func measure(step: Int) -> EvaluationOutput {
         let k = config.evalSamples, d = config.zDim
         let z = Tensor(shape: [k, d]) { out in
             var rng = CounterRNG(seed: config.seed, purpose: "eval-z")
@@ -59,7 +60,9 @@ public struct HocEvaluation {
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
                             objectAreaPixels: objectArea)
-        return (report, instances)
+        var summary = String(format: "single-component rate %.3f, mask area %.3f", m.singleComponentRate, m.areaMean)
+        if let rate = m.singleObjectRate { summary += String(format: ", single-object rate %.3f", rate) }
+        return EvaluationOutput(report: report, panel: panel(instances: instances, step: step), summary: summary)
     }
 
     /// The mask metrics of sampled instances ([K, 4, S, S], the mask in channel 3; see the type's
@@ -106,17 +109,5 @@ public struct HocEvaluation {
         panel.addRow(instances.slice(axis: 1, 0..<3), count: columns)
         panel.addRow(instances.slice(axis: 1, 3..<4), count: columns)
         return panel
-    }
-
-    /// Measures, writes `evalDirectory/step-N.json` and `samplesDirectory/step-N.png`; returns the JSON's URL.
-    public func run(step: Int, samplesDirectory: URL, evalDirectory: URL) throws -> URL {
-        let (report, instances) = measure(step: step)
-        try panel(instances: instances, step: step).write(
-            path: samplesDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "png")).path)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let url = evalDirectory.appendingPathComponent(RunFolder.stepName(step, ext: "json"))
-        try AtomicFile.write(try encoder.encode(report), to: url)
-        return url
     }
 }

@@ -1,0 +1,132 @@
+import Foundation
+import Imaging
+import Tensor
+
+/// The fg application's data and evaluation (Note [Application seam]): box-cropped images of one
+/// category, patches of a background pool, and `FgEvaluation` of the teacher's (and, once
+/// distilled, the student's) masks against ground truth.
+///
+/// Data: `--data` is a `carve data synth-fg` or `carve data boxes` folder (its `train/`,
+/// `heldout/` and `backgrounds/` are used) or any fg folder (CUB, boxes.csv or pre-cropped PNGs);
+/// `--backgrounds` names the background pool (default DATA/backgrounds). Rank 0 evaluates on
+/// DATA/heldout (or the training images when there is none).
+public struct FgApplication: Application {
+    public typealias Model = FgGAN
+    public static let name = "fg"
+    public static let imagesDescription = "images"
+
+    public static func validate(_ config: Configuration) throws {
+        guard config.imageSize % 64 == 0 else { throw ConfigurationError("fg networks (Table 1) need image_size a multiple of 64") }
+    }
+
+    let config: Configuration
+    let data: FgDataset
+    let pool: BackgroundPool
+    /// Rank 0's labelled evaluation set and how to name it.
+    let evaluationSet: (data: FgDataset, description: String)?
+
+    public init(config: Configuration, options: TrainOptions, isLeader: Bool) throws {
+        guard let dataPath = options.dataPath else {
+            throw ConfigurationError("--data: preset \(config.preset) (fg) needs a dataset folder, e.g. one made by `carve data synth-fg --out DIR`")
+        }
+        self.config = config
+        let size = config.imageSize
+        let backgrounds = try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath)
+        data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size)
+        pool = try BackgroundPool.load(folder: backgrounds, size: size)
+        evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
+    }
+
+    public var datasetSize: Int { data.count }
+
+    public func batch(step: Int, indices: [Int], samples: [Int]) -> TrainingBatch {
+        let b = indices.count, size = config.imageSize
+        let images = Tensor(shape: [b, 3, size, size]) { data.fillImages($0, indices: indices) }
+        let background = Tensor(shape: [b, 3, size, size]) { pool.fill($0, seed: config.seed, step: step, samples: samples) }
+        return TrainingBatch(images: images, background: background, samples: samples)
+    }
+
+    public func evaluate(_ model: FgGAN, step: Int, run: RunFolder) throws -> EvaluationOutcome {
+        guard let evaluationSet else { throw ConfigurationError("fg evaluation: no evaluation set on this rank") }
+        let evaluation = FgEvaluation(gan: model, data: evaluationSet.data, dataDescription: evaluationSet.description)
+        return try evaluation.measure(step: step).write(into: run, step: step)
+    }
+
+    public static func evaluate(_ model: FgGAN, step: Int, file: String, dataPath: String?, out: URL) throws -> URL {
+        guard let dataPath else { throw FgToolError.needsLabelledData(file: file) }
+        let (data, description) = try evaluationData(data: dataPath, size: model.config.imageSize)
+        // Without ground truth there is no mean_iou, precision or recall to report.
+        guard data.hasMasks else {
+            throw ConfigurationError("--data \(dataPath): no ground-truth masks (masks/ beside images/) in \(description); evaluating an fg checkpoint needs a labelled set, e.g. a synth-fg folder")
+        }
+        try Evaluator.createFolder(out)
+        return try FgEvaluation(gan: model, data: data, dataDescription: description).measure(step: step).write(into: out)
+    }
+
+    // MARK: - Data
+
+    /// The training images: DATA/train when it exists, else DATA itself.
+    static func trainingFolder(data: String) -> String {
+        let train = (data as NSString).appendingPathComponent("train")
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: train, isDirectory: &isDirectory) && isDirectory.boolValue ? train : data
+    }
+
+    /// The labelled evaluation set of `data`: DATA/heldout when it exists (or DATA itself when it
+    /// is a folder of images with masks/), else the training images.
+    static func evaluationData(data: String, size: Int) throws -> (data: FgDataset, description: String) {
+        let heldout = (data as NSString).appendingPathComponent("heldout")
+        if FileManager.default.fileExists(atPath: heldout) { return (try FgDataset.load(folder: heldout, size: size), heldout) }
+        let train = trainingFolder(data: data)
+        return (try FgDataset.load(folder: train, size: size), train == data ? data : train + " (training images: no heldout/)")
+    }
+
+    /// The background pool folder: `--backgrounds`, else DATA/backgrounds.
+    static func backgroundFolder(data: String, backgrounds: String?) throws -> String {
+        if let backgrounds { return backgrounds }
+        let pool = (data as NSString).appendingPathComponent("backgrounds")
+        guard FileManager.default.fileExists(atPath: pool) else { throw FgToolError.noBackgrounds(data: data) }
+        return pool
+    }
+
+    // MARK: - Segmentation
+
+    /// `carve segment`: one mask PNG (same base name) in `out` per PNG in `images`, from the
+    /// student when the model was distilled at `step`, else the teacher. Each image is resized to
+    /// the model's input and its mask back to the image's size. Returns the number of masks written.
+    ///
+    /// - Throws: `FgToolError.noImages` for a folder without PNGs; `ImageError` naming an
+    ///   unreadable image.
+    static func segment(_ gan: FgGAN, step: Int, images: String, out: URL) throws -> Int {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: images)
+                .filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }.sorted()
+        } catch {
+            throw FgToolError.noImages(flag: "--images", path: images)
+        }
+        guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: images) }
+        try Evaluator.createFolder(out)
+        let network = gan.isDistilled(step: step) ? gan.student : gan.teacher
+        let s = gan.config.imageSize, hw = s * s
+        let chunk = 8
+        for start in stride(from: 0, to: names.count, by: chunk) {
+            let batch = Array(names[start..<min(start + chunk, names.count)])
+            let originals = try batch.map { try Image.read(path: (images as NSString).appendingPathComponent($0)).rgb() }
+            let input = Tensor(shape: [batch.count, 3, s, s]) { buffer in
+                for (k, image) in originals.enumerated() {
+                    image.resized(height: s, width: s).copy(into: buffer.baseAddress! + k * 3 * hw)
+                }
+            }
+            let masks = FgGAN.masks(of: network, images: input)
+            for (k, name) in batch.enumerated() {
+                let mask = Image(channels: 1, height: s, width: s,
+                                 pixels: Array(UnsafeBufferPointer(start: masks.data + k * hw, count: hw)))
+                let stem = (name as NSString).deletingPathExtension
+                try mask.resized(height: originals[k].height, width: originals[k].width)
+                    .write(path: out.appendingPathComponent(stem + ".png").path)
+            }
+        }
+        return names.count
+    }
+}
