@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DDPTests", dependencies: ["DDP", "TestSupport"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CarveTests", dependencies: ["Carve", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AppsTests", dependencies: ["TestSupport"]),
         // Run under a real mpirun by launch/test-mpi.sh (make test); exits non-zero on failure.

@@ -27,10 +27,10 @@ public struct BackgroundPool: Sendable {
         self.size = size
     }
 
-    /// Loads every PNG in `folder`.
+    /// Loads every image in `folder` (PNG or JPEG: `Image.imageNames(inFolder:)`).
     /// - Throws: `DatasetError.noImages` or `ImageError` naming the file.
     public static func load(folder: String, size: Int = 128) throws -> BackgroundPool {
-        let names = try listPNGs(in: folder)
+        let names = try Image.imageNames(inFolder: folder)
         guard !names.isEmpty else { throw DatasetError.noImages(path: folder) }
         return BackgroundPool(images: try names.map { try Image.read(path: (folder as NSString).appendingPathComponent($0)) },
                               size: size)

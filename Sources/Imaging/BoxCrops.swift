@@ -5,7 +5,7 @@ import Foundation
 /// Writes the fg layout "folder of pre-cropped PNGs" from images with instance label maps (or
 /// 0/255 masks, one object each): what `carve data boxes` does.
 ///
-/// Sources: `NAME.png` with `NAME_instances.png` (16-bit ids, 0 = background) or
+/// Sources: `NAME.png` (or `NAME.jpg`, `NAME.jpeg`) with `NAME_instances.png` (16-bit ids, 0 = background) or
 /// `NAME_mask.png` beside it; a name ending in `_image` pairs with the same stem
 /// (`000_image.png` + `000_instances.png`). Every instance whose box lies inside the image
 /// (touching no border, at least `minSide` pixels on each side) becomes `OUT/NNNN.png`: the
@@ -40,11 +40,11 @@ public enum BoxCrops {
     /// The labelled images of `folder`, sorted by name.
     /// - Throws: `DatasetError.noImages` when no image has an instance map or mask beside it.
     public static func sources(in folder: String) throws -> [Source] {
-        let names = try listPNGs(in: folder)
+        let names = try Image.imageNames(inFolder: folder)
         let present = Set(names)
         var out: [Source] = []
         for name in names {
-            let stem = String(name.dropLast(4))
+            let stem = (name as NSString).deletingPathExtension
             if stem.hasSuffix("_instances") || stem.hasSuffix("_mask") { continue }
             let base = stem.hasSuffix("_image") ? String(stem.dropLast(6)) : stem
             let path = { (folder as NSString).appendingPathComponent($0) }

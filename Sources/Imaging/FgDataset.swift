@@ -1,7 +1,8 @@
 // fg data (paper, "Foreground Segmentation", Data Preparation): category images cropped by
 // their boxes and scaled to 128 × 128, optional ground-truth masks for evaluation.
 // Layouts: CUB-200-2011 (images.txt + bounding_boxes.txt + images/), boxes.csv
-// (file,x,y,w,h), or a folder of pre-cropped PNGs. N = batch, S = crop size.
+// (file,x,y,w,h), or a folder of pre-cropped images. Images are PNG or JPEG (Image.read goes by
+// the first bytes). N = batch, S = crop size.
 import Foundation
 
 /// An axis-aligned box in source pixels: top-left (x, y), size w × h.
@@ -38,7 +39,8 @@ public struct Box: Sendable, Equatable, Codable {
 
 /// One entry of an fg data set: an image file (relative to the folder) and its box, if any.
 public struct FgEntry: Sendable, Equatable {
-    /// The path relative to the data set folder, e.g. `images/001.png`.
+    /// The path relative to the data set folder, e.g. `images/001.png` or CUB's
+    /// `images/001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.jpg`.
     public var file: String
     /// The box to crop; nil for pre-cropped images.
     public var box: Box?
@@ -132,7 +134,8 @@ public struct FgDataset: Sendable {
     /// Loads an fg data set from `folder`.
     ///
     /// - Parameters:
-    ///   - folder: contains `images.txt` + `bounding_boxes.txt` (CUB), or `boxes.csv`, or just PNGs.
+    ///   - folder: contains `images.txt` + `bounding_boxes.txt` (CUB), or `boxes.csv`, or just
+    ///     images (.png, .jpg, .jpeg; in `folder/images` if that exists).
     ///   - size: the crop side (paper: 128).
     ///   - masks: a folder of masks with the same relative file names (or base names), as PNG,
     ///     0/255; nil uses `folder/masks` (or CUB's `folder/segmentations`) when present.
@@ -171,7 +174,8 @@ public struct FgDataset: Sendable {
         return FgDataset(folder: folder, entries: entries, size: size, crops: crops, masks: maskBytes)
     }
 
-    /// The entries of `folder`: CUB lists, boxes.csv, or every PNG (sorted) as pre-cropped.
+    /// The entries of `folder`: CUB lists, boxes.csv, or every image (sorted; PNG or JPEG, see
+    /// `Image.imageNames(inFolder:)`) as pre-cropped.
     public static func listEntries(folder: String) throws -> [FgEntry] {
         let fm = FileManager.default
         let imagesTxt = (folder as NSString).appendingPathComponent("images.txt")
@@ -190,9 +194,9 @@ public struct FgDataset: Sendable {
             }
             let imagesFolder = (folder as NSString).appendingPathComponent("images")
             if fm.fileExists(atPath: imagesFolder) {
-                entries = try listPNGs(in: imagesFolder).map { FgEntry(file: "images/" + $0, box: nil) }
+                entries = try Image.imageNames(inFolder: imagesFolder).map { FgEntry(file: "images/" + $0, box: nil) }
             } else {
-                entries = try listPNGs(in: folder).map { FgEntry(file: $0, box: nil) }
+                entries = try Image.imageNames(inFolder: folder).map { FgEntry(file: $0, box: nil) }
             }
         }
         guard !entries.isEmpty else { throw DatasetError.noImages(path: folder) }
@@ -248,9 +252,11 @@ public struct FgDataset: Sendable {
         for v in image.pixels { bytes.append(UInt8((min(max(v, 0), 1) * 255).rounded())) }
     }
 
-    /// The path of a listed image; a listed non-PNG (CUB's `.jpg`) whose file is missing resolves
-    /// to the PNG next to it with the same name, so converting the images in place (for example
-    /// `mogrify -format png images/*/*.jpg`) needs no change to the lists.
+    /// The path of a listed image. A listed file that exists is read as it is (CUB's `.jpg`
+    /// directly); a listed non-PNG whose file is missing resolves to the PNG next to it with the
+    /// same name, so folders converted in place and the originals deleted (for example
+    /// `mogrify -format png images/*/*.jpg`, which Carve asked for before it read JPEG) keep
+    /// working with the unchanged lists.
     static func resolve(_ file: String, in folder: String) -> String {
         let path = file.hasPrefix("/") ? file : (folder as NSString).appendingPathComponent(file)
         let ext = (path as NSString).pathExtension.lowercased()

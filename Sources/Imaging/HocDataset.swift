@@ -129,9 +129,10 @@ public struct HocDataset: Sendable {
 
     // MARK: - Loading
 
-    /// Loads a hoc PNG, or a folder of them (e.g. `carve data synth-hoc` output).
+    /// Loads a hoc image (PNG or JPEG), or a folder of them (e.g. `carve data synth-hoc` output).
     ///
-    /// In a folder, files named `image-*.png` are used if present, otherwise every `*.png`; a
+    /// In a folder, images named `image-*` are used if present, otherwise every image
+    /// (`Image.imageNames(inFolder:)`: .png, .jpg, .jpeg); a
     /// `dataset.json` with a `"window"` entry provides the default window.
     /// - Throws: `ImageError` or `DatasetError` naming the file.
     public static func load(path: String, options: HocOptions = HocOptions()) throws -> HocDataset {
@@ -143,7 +144,7 @@ public struct HocDataset: Sendable {
         if !isDirectory.boolValue {
             return try HocDataset(image: Image.read(path: path), options: options)
         }
-        let names = try listPNGs(in: path)
+        let names = try Image.imageNames(inFolder: path)
         let preferred = names.filter { $0.hasPrefix("image-") }
         let chosen = preferred.isEmpty ? names : preferred
         guard !chosen.isEmpty else { throw DatasetError.noImages(path: path) }
@@ -259,15 +260,4 @@ public func blackDisk(_ p: UnsafeMutablePointer<Float>, channels: Int, size: Int
             }
         }
     }
-}
-
-/// The sorted names of the `*.png` files directly in `folder`.
-func listPNGs(in folder: String) throws -> [String] {
-    let names: [String]
-    do {
-        names = try FileManager.default.contentsOfDirectory(atPath: folder)
-    } catch {
-        throw ImageError.cannotOpen(path: folder, reason: "cannot list the folder")
-    }
-    return names.filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }.sorted()
 }

@@ -1,15 +1,16 @@
-// Image: planar (CHW) Float32 pixels in [0, 1], read and written as PNG through PNGShim.
+// Image: planar (CHW) Float32 pixels in [0, 1], read from PNG (PNGShim) or JPEG (JPEGShim,
+// Image+JPEG.swift), chosen by the file's first bytes; written as PNG.
 // C = channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), H × W = spatial.
 import Foundation
 import PNGShim
 
 /// A planar Float32 image with values in [0, 1]: `pixels[(c · height + y) · width + x]`.
 ///
-/// Channels are 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA), as stored in the PNG; call
-/// `rgb()` for the three colour channels every model expects.
+/// Channels are 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA), as stored in the PNG (a JPEG
+/// always reads as RGB); call `rgb()` for the three colour channels every model expects.
 ///
 /// ```swift
-/// let photo = try Image.read(path: "coins.png").rgb()
+/// let photo = try Image.read(path: "Black_Footed_Albatross_0001_796111.jpg").rgb()
 /// let patch = photo.cropped(x: 10, y: 20, width: 96, height: 96).resized(height: 64, width: 64)
 /// try patch.write(path: "patch.png")
 /// ```
@@ -55,16 +56,21 @@ public struct Image: Sendable, Equatable {
     public var planeSize: Int { height * width }
 }
 
-/// A PNG that could not be read or written; every case names the file.
+/// An image that could not be read or written; every case names the file.
 public enum ImageError: LocalizedError, Equatable {
     /// The file could not be opened (missing, a directory, no permission).
     case cannotOpen(path: String, reason: String)
     /// The file has zero bytes.
     case empty(path: String)
-    /// The file does not start with the PNG signature.
+    /// A PNG-only reader (label maps) found no PNG signature.
     case notPNG(path: String)
-    /// libpng rejected the data: a bad chunk, CRC or compressed stream, or a truncated file.
+    /// The file starts with neither the PNG signature nor the JPEG marker FF D8 FF.
+    case unknownFormat(path: String)
+    /// libpng or libjpeg rejected the data: a bad chunk, CRC, marker or compressed stream, or a
+    /// truncated file.
     case corrupt(path: String, reason: String)
+    /// A well-formed file Carve does not decode (e.g. a JPEG in an unusual colour space).
+    case unsupported(path: String, reason: String)
     /// The header declares more pixels than allowed; nothing was allocated.
     case tooLarge(path: String, reason: String)
     /// Writing failed (disk full, unsupported format); no partial file is left behind.
@@ -75,10 +81,10 @@ public enum ImageError: LocalizedError, Equatable {
         case .cannotOpen(let path, let reason): "cannot open image \(path): \(reason)"
         case .empty(let path): "image \(path) is empty (0 bytes)"
         case .notPNG(let path):
-            ["jpg", "jpeg"].contains((path as NSString).pathExtension.lowercased())
-                ? "image \(path) is a JPEG; Carve reads PNG only (convert next to it, e.g. `mogrify -format png`, and the lists find the .png)"
-                : "image \(path) is not a PNG file (only PNG is supported)"
+            "image \(path) is not a PNG file (label maps are read from 8- or 16-bit gray PNG only)"
+        case .unknownFormat(let path): "image \(path) is neither a PNG nor a JPEG file (Carve reads those two)"
         case .corrupt(let path, let reason): "image \(path) is corrupt or truncated: \(reason)"
+        case .unsupported(let path, let reason): "image \(path) cannot be read: \(reason)"
         case .tooLarge(let path, let reason): "image \(path) is too large: \(reason)"
         case .writeFailed(let path, let reason): "cannot write image \(path): \(reason)"
         }
@@ -141,18 +147,66 @@ struct PNGSamples {
     }
 }
 
-// MARK: - PNG reading and writing
+// MARK: - Reading (PNG or JPEG) and writing (PNG)
+
+/// The formats `Image.read(path:)` decodes, told apart by the file's first bytes.
+enum ImageFormat: Equatable {
+    case png
+    case jpeg
+
+    static let pngSignature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+    static let jpegMagic: [UInt8] = [0xff, 0xd8, 0xff]  // SOI marker, then the next marker's FF
+
+    /// The format of `path` from its first 8 bytes (the extension is not looked at).
+    /// - Throws: `ImageError.cannotOpen` (missing, a folder, no permission), `.empty`, or
+    ///   `.unknownFormat` naming the file.
+    static func of(path: String) throws -> ImageFormat {
+        guard let file = fopen(path, "rb") else {
+            throw ImageError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { fclose(file) }
+        var head = [UInt8](repeating: 0, count: 8)
+        let got = fread(&head, 1, head.count, file)
+        if got == 0 {
+            if ferror(file) != 0 {  // e.g. a folder: fopen succeeds, fread fails with EISDIR
+                throw ImageError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            }
+            throw ImageError.empty(path: path)
+        }
+        if got >= 3 && Array(head[0..<3]) == jpegMagic { return .jpeg }
+        if got == 8 && head == pngSignature { return .png }
+        throw ImageError.unknownFormat(path: path)
+    }
+}
 
 extension Image {
-    /// Reads a PNG (gray, gray+alpha, RGB, RGBA or palette; 1–16 bits) into [0, 1] floats.
+    /// Reads a PNG or a JPEG, chosen by the file's first bytes (not its extension), into [0, 1]
+    /// floats.
+    ///
+    /// A PNG keeps its channels (gray, gray+alpha, RGB or RGBA; palette becomes RGB or RGBA;
+    /// 1–16 bits). A JPEG (baseline or progressive; gray, YCbCr, RGB, CMYK or YCCK) always
+    /// reads as 3 × H × W RGB, 8-bit values k / 255; gray gives three equal channels.
+    ///
+    /// ```swift
+    /// let bird = try Image.read(path: "images/001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.jpg")
+    /// let crop = bird.region(x: 60, y: 27, width: 325, height: 304, resizedTo: 128, 128)
+    /// ```
     ///
     /// - Parameters:
     ///   - path: the file.
     ///   - maxPixels: the largest width × height accepted; checked from the header before
     ///     anything is allocated.
-    /// - Throws: `ImageError` naming the file when it is missing, empty, not a PNG, corrupt,
-    ///   truncated or too large.
+    /// - Throws: `ImageError` naming the file when it is missing, empty, neither PNG nor JPEG,
+    ///   corrupt, truncated, too large or (JPEG) in an unsupported colour space.
     public static func read(path: String, maxPixels: Int = Image.defaultMaxPixels) throws -> Image {
+        switch try ImageFormat.of(path: path) {
+        case .jpeg: return try readJPEG(path: path, maxPixels: maxPixels)
+        case .png: return try readPNG(path: path, maxPixels: maxPixels)
+        }
+    }
+
+    /// Reads a PNG through libpng (see `read(path:maxPixels:)`).
+    static func readPNG(path: String, maxPixels: Int) throws -> Image {
         let raw = try PNGSamples.read(path: path, maxPixels: maxPixels)
         let c = raw.channels, h = raw.height, w = raw.width
         let maxValue: Float = raw.bitDepth == 16 ? 65535 : 255  // divide (not multiply) so k/255 is exact-rounded

@@ -112,9 +112,10 @@ import Testing
         #expect(throws: DatasetError.self) { try FgDataset.load(folder: dir.path) }
     }
 
-    /// CUB lists name `.jpg` files: converted in place to `.png`, they load without editing the
-    /// lists; an unconverted JPEG is one error that says so.
-    @Test func cubListsFindConvertedPNGsAndNameJPEGs() throws {
+    /// CUB lists name `.jpg` files: converted in place to `.png` and the originals deleted, they
+    /// load without editing the lists; a listed JPEG that exists is read itself (JPEGTests has
+    /// real ones), so a broken one is one error naming it, even with the PNG beside it.
+    @Test func cubListsFindConvertedPNGsAndReadListedJPEGs() throws {
         let dir = try TemporaryFolder()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.file("images/001.Bird"), withIntermediateDirectories: true)
@@ -125,9 +126,14 @@ import Testing
         let data = try FgDataset.load(folder: dir.path, size: 4)
         #expect(data.count == 1 && data.image(0).pixels.allSatisfy { abs($0 - 0.5) < 0.003 })
 
-        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: dir.file("images/001.Bird/a.jpg")))
+        let jpeg = dir.file("images/001.Bird/a.jpg")
+        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: jpeg))
         let error = #expect(throws: ImageError.self) { try FgDataset.load(folder: dir.path, size: 4) }
-        #expect(error?.errorDescription?.contains("is a JPEG; Carve reads PNG only") == true, "\(String(describing: error))")
+        if case .corrupt(let path, _) = error {
+            #expect(path == jpeg)
+        } else {
+            Issue.record("a broken listed JPEG gave \(String(describing: error))")
+        }
     }
 
     @Test func backgroundPoolIsDeterministicPerSample() {

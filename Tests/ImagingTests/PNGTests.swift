@@ -98,8 +98,8 @@ import Testing
             }
         }
         #expect(failure(empty) == .empty(path: empty))
-        #expect(failure(text) == .notPNG(path: text))
-        #expect(failure(short) == .notPNG(path: short))
+        #expect(failure(text) == .unknownFormat(path: text))
+        #expect(failure(short) == .unknownFormat(path: short))
         if case .corrupt = failure(truncated) {} else { Issue.record("truncated file not reported as corrupt") }
         if case .corrupt = failure(corrupt) {} else { Issue.record("corrupt file not reported as corrupt") }
         if case .tooLarge(_, let reason) = failure(huge) {
