@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the tensors of a Carve checkpoint (or any safetensors file).
 
-A Carve checkpoint is a plain safetensors file (DESIGN.md "Checkpoint format"): an 8-byte
+A Carve checkpoint is a plain safetensors file (docs/ARCHITECTURE.md "Checkpoint format"): an 8-byte
 little-endian header length, a JSON header, then raw little-endian tensor data. This script
 reads it with the standard library only (numpy is used for statistics when installed), so it
 also documents the format.

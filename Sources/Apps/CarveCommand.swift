@@ -3,7 +3,7 @@ import Carve
 import Foundation
 
 /// `carve`: one binary for training (single process or under mpirun), checkpoints, data and
-/// benchmarks. Subcommands only parse, validate and call into Carve (DESIGN.md, "Command line").
+/// benchmarks. Subcommands only parse, validate and call into Carve (docs/ARCHITECTURE.md, "Command line").
 @main
 struct CarveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

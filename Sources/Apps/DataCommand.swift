@@ -2,7 +2,7 @@ import ArgumentParser
 import Carve
 import Foundation
 
-/// `carve data`: writes synthetic data sets with exact ground truth (DESIGN.md, "Command line").
+/// `carve data`: writes synthetic data sets with exact ground truth (docs/ARCHITECTURE.md, "Command line").
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",

@@ -1,9 +1,9 @@
 // Counter-based random numbers: Philox-4x32-10 (Salmon, Moraes, Dror & Shaw, "Parallel random
 // numbers: as easy as 1, 2, 3", SC 2011), the generator of Random123, cuRAND and JAX/TF.
 //
-// Note [Counter layout]
+// Note [Counter words]
 // Every stream is a pure function of (seed, purpose, step, index) — never of the rank
-// (DESIGN.md, "Determinism contract"). CounterRNG maps them onto Philox as
+// (docs/ARCHITECTURE.md, "Determinism contract"). CounterRNG maps them onto Philox as
 //
 //     key     = (seed & 0xffff_ffff, seed >> 32)
 //     counter = (block, index, step, fnv1a32(purpose))
@@ -76,7 +76,7 @@ public func fnv1a32(_ text: String) -> UInt32 {
 /// A deterministic random stream keyed by (seed, purpose, step, index) on top of Philox-4x32-10.
 ///
 /// Use one stream per purpose and per global sample: the same four inputs give the same numbers
-/// on any rank, world size or machine (see Note [Counter layout] in `Random.swift`).
+/// on any rank, world size or machine (see Note [Counter words] in `Random.swift`).
 ///
 /// - Parameters (of `init`):
 ///   - seed: the run's seed; becomes the Philox key.

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Runs the built `carve` binary, as swift-argument-parser's `AssertExecuteCommand` tests do: what
-/// a user sees for `--help`, `--version` and a bad flag (DESIGN.md, "Command line").
+/// a user sees for `--help`, `--version` and a bad flag (docs/ARCHITECTURE.md, "Command line").
 @Suite struct CLITests {
     let carve: URL
 

@@ -1,4 +1,4 @@
-// The Carve checkpoint: one safetensors file (DESIGN.md "Checkpoint format").
+// The Carve checkpoint: one safetensors file (docs/ARCHITECTURE.md "Checkpoint format").
 //
 //   tensors        G/…  D/…  Q/…            parameters and BN running statistics, per network
 //                  opt/G/m/…  opt/G/v/…     Adam moments (likewise D, Q), same shapes
@@ -13,7 +13,7 @@ import Foundation
 
 /// A training checkpoint: named F32 tensors plus the run state needed to resume.
 ///
-/// Tensors keep their order (the model's declaration order, STYLE.md §4). Writing is atomic and
+/// Tensors keep their order (the model's declaration order, docs/ARCHITECTURE.md, "Checkpoint format"). Writing is atomic and
 /// stores `data_crc32c`; loading verifies the checksum and every metadata field, and
 /// `compare(against:file:)` checks names and shapes against a model.
 ///

@@ -1,4 +1,4 @@
-// RUN/checkpoints (DESIGN.md "Run folder"):
+// RUN/checkpoints (docs/ARCHITECTURE.md "Run folder"):
 //
 //   step-NNNNNNNN.safetensors    one checkpoint per save, step zero-padded to 8 digits
 //   latest                       text: the file name of the newest complete checkpoint + "\n"

@@ -1,7 +1,7 @@
 import Imaging
 import Tensor
 
-/// A grid of image tiles written as one PNG (the paper's Figures 6–9 layouts).
+/// A grid of image tiles written as one PNG (arranged as the paper's Figures 6–9).
 ///
 /// Rows are lists of tiles, each [C, H, W] with C = 1 (shown grey) or 3, values in [0, 1];
 /// tiles are separated by a 2-pixel white gap.

@@ -6,7 +6,7 @@ import Tensor
 /// Appendix "Data Distillation"): a UNet foreground provider, a background pool provider,
 /// Δr = 0, the two-layer composition, an SN-GAN discriminator, then a distilled student UNet.
 ///
-/// One adversarial `trainStep` is the per-rank data flow of DESIGN.md: this rank's slice of the
+/// One adversarial `trainStep` is the per-rank data flow of docs/ARCHITECTURE.md: this rank's slice of the
 /// global batch of box-cropped images → teacher masks m = UNet(x) → composite
 /// x_g = x·m + bg·(1 − m) over background-pool patches → D update on the crops (real) and x_g
 /// (fake), eq. (6) → G update with the non-saturating loss + λ·L_area, eq. (7). Gradients of
@@ -85,19 +85,9 @@ public final class FgGAN: GANModel {
         step < config.steps ? try adversarialStep(batch, step: step) : try distillStep(batch, step: step)
     }
 
-    /// Start-up under DDP: checks every rank built the same model and configuration, then
-    /// broadcasts rank 0's parameters and buffers.
-    public func synchronizeReplicas() throws {
-        let comm = parallelG.communicator
-        try comm.verifyAgreement([
-            ("configuration", config.hash),
-            ("teacher layout", parallelG.layoutFingerprint),
-            ("discriminator layout", parallelD.layoutFingerprint),
-            ("student layout", parallelS.layoutFingerprint),
-        ])
-        try parallelG.broadcastParameters()
-        try parallelD.broadcastParameters()
-        try parallelS.broadcastParameters()
+    /// The data-parallel wrappers of the teacher, D and the student.
+    public var replicas: [(name: String, parallel: DistributedDataParallel)] {
+        [("teacher", parallelG), ("discriminator", parallelD), ("student", parallelS)]
     }
 
     // MARK: - Generator

@@ -6,7 +6,7 @@ import Tensor
 /// N noise instance providers sharing one generator, the pad-and-crop layout, composition over a
 /// real patch with a black disk, an SN-GAN discriminator, the area penalty and the information term.
 ///
-/// One `trainStep` is the per-rank data flow of DESIGN.md: this rank's slice of the global batch
+/// One `trainStep` is the per-rank data flow of docs/ARCHITECTURE.md: this rank's slice of the global batch
 /// → instances → layout → composite → D update (allreduce-mean of D gradients, Adam) → G update
 /// (non-saturating loss + λ·L_area + β·information term, allreduce-mean of G and Q gradients, Adam).
 public final class HocGAN: GANModel {
@@ -65,17 +65,9 @@ public final class HocGAN: GANModel {
     public var totalSteps: Int { config.steps }
     public func endsPhase(after step: Int) -> Bool { false }
 
-    /// Start-up under DDP: checks every rank built the same model and configuration, then
-    /// broadcasts rank 0's parameters and buffers.
-    public func synchronizeReplicas() throws {
-        let comm = parallelG.communicator
-        try comm.verifyAgreement([
-            ("configuration", config.hash),
-            ("generator layout", parallelG.layoutFingerprint),
-            ("discriminator layout", parallelD.layoutFingerprint),
-        ])
-        try parallelG.broadcastParameters()
-        try parallelD.broadcastParameters()
+    /// The data-parallel wrappers of G (with Q) and D.
+    public var replicas: [(name: String, parallel: DistributedDataParallel)] {
+        [("generator", parallelG), ("discriminator", parallelD)]
     }
 
     /// Instance keys for `samples`, layer-major: key of layer i, sample s is samples[s]·N + i.

@@ -20,15 +20,4 @@ public enum Composition {
         }
         return x
     }
-
-    /// Every partial composite x_1 … x_N (for Figure 9 style "carved layers" panels).
-    public static func partials(background: Tensor, layers: [(appearance: Tensor, mask: Tensor)]) -> [Tensor] {
-        var x = background
-        var out: [Tensor] = []
-        for (appearance, mask) in layers {
-            x = x + mask * (appearance - x)
-            out.append(x)
-        }
-        return out
-    }
 }

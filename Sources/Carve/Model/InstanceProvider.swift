@@ -1,14 +1,11 @@
 import Tensor
 
-/// Instance providers (paper Fig. 4): each gives RGBA instances, RGB = appearance, A = soft mask.
-public protocol InstanceProvider {
-    /// RGBA instances [K, 4, H, W] for the instance keys `keys` at `step`.
-    func instances(seed: UInt64, step: Int, keys: [Int]) -> Tensor
-}
+// Instance providers (paper Fig. 4): each gives RGBA instances [K, 4, H, W], RGB = appearance,
+// A = soft mask. hoc's draws them from noise, fg's carves them out of the input images.
 
 /// The noise instance provider of the hoc application: one shared generator, z drawn
 /// independently per instance from the counter-based generator keyed by the instance's key.
-public struct NoiseInstanceProvider: InstanceProvider {
+public struct NoiseInstanceProvider {
     public let generator: NoiseGenerator
     public init(generator: NoiseGenerator) { self.generator = generator }
 
@@ -21,10 +18,6 @@ public struct NoiseInstanceProvider: InstanceProvider {
                 rng.fillNormal(UnsafeMutableBufferPointer(rebasing: out[(k * d)..<((k + 1) * d)]))
             }
         }
-    }
-
-    public func instances(seed: UInt64, step: Int, keys: [Int]) -> Tensor {
-        generator(noise(seed: seed, step: step, keys: keys))
     }
 }
 

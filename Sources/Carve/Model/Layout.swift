@@ -3,7 +3,7 @@ import Tensor
 /// The layout module (eq. 4): geometric warps Δr_i applied alike to an instance's RGB and mask.
 ///
 /// The warp of each instance is drawn from a counter-based generator keyed by the run seed,
-/// the step and the instance's global key, never by rank (DESIGN.md determinism contract).
+/// the step and the instance's global key, never by rank (docs/ARCHITECTURE.md determinism contract).
 public protocol Layout {
     /// Warps RGBA instances [K, 4, H, W]; `keys[k]` is instance k's global key.
     func callAsFunction(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor
@@ -35,38 +35,3 @@ public struct IdentityLayout: Layout {
     public init() {}
     public func callAsFunction(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor { instances }
 }
-
-/// A general random affine layout: per instance a rotation in ±`maxRotation` radians, a scale in
-/// `scaleRange` and a translation in ±`maxTranslation` (fractions of the half-size), applied by the
-/// bilinear spatial transformer of eq. 4.
-public struct AffineLayout: Layout {
-    public var maxRotation: Float
-    public var scaleRange: ClosedRange<Float>
-    public var maxTranslation: Float
-
-    public init(maxRotation: Float, scaleRange: ClosedRange<Float>, maxTranslation: Float) {
-        self.maxRotation = maxRotation
-        self.scaleRange = scaleRange
-        self.maxTranslation = maxTranslation
-    }
-
-    /// The affine matrices θ [K, 2, 3] (output → input coordinates, as `affine_grid` takes them).
-    public func thetas(seed: UInt64, step: Int, keys: [Int]) -> Tensor {
-        var values: [Float] = []
-        for key in keys {
-            var rng = CounterRNG(seed: seed, purpose: "affine-layout", step: step, index: key)
-            let angle = rng.uniform(-maxRotation, maxRotation)
-            let scale = rng.uniform(scaleRange.lowerBound, scaleRange.upperBound)
-            let tx = rng.uniform(-maxTranslation, maxTranslation), ty = rng.uniform(-maxTranslation, maxTranslation)
-            let c = cos(angle) / scale, s = sin(angle) / scale
-            values += [c, -s, tx, s, c, ty]
-        }
-        return Tensor(shape: [keys.count, 2, 3], values: values)
-    }
-
-    public func callAsFunction(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor {
-        affineWarp(instances, theta: thetas(seed: seed, step: step, keys: keys))
-    }
-}
-
-import Foundation

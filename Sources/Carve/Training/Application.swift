@@ -49,13 +49,23 @@ public protocol GANModel: AnyObject {
     var totalSteps: Int { get }
     /// Whether `step` ends a phase before the last (an evaluation is due there).
     func endsPhase(after step: Int) -> Bool
-    /// Start-up under DDP: every rank built the same model and configuration; rank 0's
-    /// parameters and buffers are broadcast.
-    func synchronizeReplicas() throws
+    /// The data-parallel wrapper of each network, by name (for start-up checks and broadcasts).
+    var replicas: [(name: String, parallel: DistributedDataParallel)] { get }
     /// The training step at global step `step`, in whichever phase it falls; metrics averaged
     /// over ranks.
     /// - Throws: `TrainingError.nonFinite` on a NaN or infinite metric (every rank alike).
     func trainStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics
+}
+
+extension GANModel {
+    /// Start-up under DDP: checks that every rank built the same configuration and networks, then
+    /// broadcasts rank 0's parameters and buffers of each.
+    public func synchronizeReplicas() throws {
+        guard let communicator = replicas.first?.parallel.communicator else { return }
+        try communicator.verifyAgreement([("configuration", config.hash)]
+            + replicas.map { ("\($0.name) layout", $0.parallel.layoutFingerprint) })
+        for replica in replicas { try replica.parallel.broadcastParameters() }
+    }
 }
 
 /// What an evaluation left: metrics.json (or RUN/eval/step-N.json) and a one-line summary.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The files of one training run (DESIGN.md "Run folder"); only rank 0 writes them.
+/// The files of one training run (docs/ARCHITECTURE.md "Run folder"); only rank 0 writes them.
 ///
 /// ```
 /// RUN/config.json  RUN/metrics.jsonl  RUN/checkpoints/  RUN/samples/  RUN/eval/

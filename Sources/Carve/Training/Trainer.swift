@@ -110,6 +110,7 @@ public final class Trainer {
         let schedule = StepSchedule(config: config, total: total)
         var step = firstStep
         while step < total {
+            comm.context.step = step  // names the step in a collective timeout (Note [Collective watchdog] in DDP)
             let started = DispatchTime.now().uptimeNanoseconds
             let commAtStart = comm.seconds
             let indices = sharding.localIndices(step: step, rank: communicator.rank)

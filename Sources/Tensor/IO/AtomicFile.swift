@@ -1,4 +1,4 @@
-// Atomic file replacement for checkpoints and `latest` (DESIGN.md "Run folder").
+// Atomic file replacement for checkpoints and `latest` (docs/ARCHITECTURE.md "Run folder").
 //
 // Protocol: create `.NAME.tmp-PID-RANDOM` in the target's folder, write everything, fsync it,
 // rename it over NAME, fsync the folder. rename(2) within one file system is atomic, so a reader

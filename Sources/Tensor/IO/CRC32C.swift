@@ -1,5 +1,5 @@
 // CRC-32C (Castagnoli): reflected polynomial 0x82F63B78, initial value and final xor 0xFFFFFFFF.
-// The checksum of a checkpoint's data region (`data_crc32c`, DESIGN.md "Checkpoint format").
+// The checksum of a checkpoint's data region (`data_crc32c`, docs/ARCHITECTURE.md "Checkpoint format").
 // Check value: CRC-32C("123456789") = 0xE3069283 (RFC 3720, appendix B.4).
 //
 // Table-driven "slicing-by-8" (Intel, Kounavis & Berry 2005): eight 256-entry tables let one

@@ -8,7 +8,7 @@
 // ---------------------------------
 // Data parallelism splits the global batch B into W slices of B/W. Batch statistics computed
 // per rank would differ from the single-process ones, so W ranks would not follow the 1-rank
-// trajectory (DESIGN.md determinism contract). Like PyTorch's SyncBatchNorm, every BatchNorm
+// trajectory (docs/ARCHITECTURE.md determinism contract). Like PyTorch's SyncBatchNorm, every BatchNorm
 // therefore passes its per-channel sums through `BatchNormSync.reduce`, which sums them over
 // ranks in place:
 //

@@ -264,7 +264,7 @@ func scatterAddEven(_ srow: UnsafePointer<Float>, _ x0: Int, _ x1: Int, into dro
     while ox < x1 { drow[2 &* ox] += srow[ox]; ox &+= 1 }
 }
 
-// MARK: - Layout shuffles between [G, C, P] and [C, G·P]
+// MARK: - Memory-order shuffles between [G, C, P] and [C, G·P]
 
 /// dst[c, n·P + p] = src[n, c, p]. Shapes: src [G, C, P], dst [C, G·P].
 func channelMajor(_ src: UnsafePointer<Float>, samples: Int, channels: Int, positions p: Int,

@@ -83,7 +83,7 @@ private func adamUpdate(p: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<
 /// ```
 ///
 /// Its `state()` holds `m/<name>` and `v/<name>` per parameter; checkpoints store them as
-/// `opt/G/m/…`, `opt/G/v/…` (DESIGN.md) and `load(state:stepCount:)` restores them exactly.
+/// `opt/G/m/…`, `opt/G/v/…` (docs/ARCHITECTURE.md) and `load(state:stepCount:)` restores them exactly.
 public final class Adam {
     public let parameters: [(name: String, tensor: Tensor)]
     public var learningRate: Float

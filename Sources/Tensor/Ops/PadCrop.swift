@@ -1,5 +1,6 @@
-// Layout ops (the hoc layout of eq. 4 and augmentation): zero padding, cropping, per-sample
-// translation (pad p, crop back at a per-sample offset, fused) and horizontal flips.
+// Pad and crop ops (for the hoc layout module of eq. 4 and for augmentation): zero padding,
+// cropping, per-sample translation (pad p, crop back at a per-sample offset, fused) and
+// horizontal flips.
 //
 // N = batch, C = channels, H × W = input size, P = padding, Ho × Wo = output size.
 // All tensors are NCHW, Float32, contiguous. Backward rules accumulate into dx.
