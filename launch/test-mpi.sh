@@ -338,5 +338,76 @@ for case in "USR1 0" "TERM 1"; do
 done
 fi
 
+# ---------------------------------------------------------------------------------------------
+# The collective watchdog (Note [Collective watchdog] in Sources/DDP/CollectiveWatchdog.swift): a
+# rank that waits longer than collective_timeout in a collective ends the job with one line
+# naming the step, the collective and the ranks that did not arrive, sleeping while it waits.
+
+# mpi-tests --absent-ranks: those ranks never reach an all-reduce (1 s timeout). The lowest waiting
+# rank checks the error (missing ranks, step, collective, time) and aborts with code 4 when all
+# its checks pass. The limit: the decision comes 1.75 s into the wait; mpirun's start-up, the
+# first barrier and the abort take 1–3 s on a loaded 2-core machine.
+for case in "2 1" "4 3" "4 0,2"; do
+    read -r n absent <<<"$case"
+    echo "mpi-tests: watchdog, $n ranks, rank(s) $absent never arrive"
+    out=$(mktemp) err=$(mktemp)
+    start=$(date +%s.%N)
+    code=0
+    timeout 60 mpirun -n "$n" --oversubscribe "$tests" --absent-ranks "$absent" >"$out" 2>"$err" || code=$?
+    elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    reporter=$(for r in $(seq 0 $((n - 1))); do [[ ,$absent, == *,$r,* ]] || { echo "$r"; break; }; done)
+    if [[ $absent == *,* ]]; then whom="ranks ${absent//,/, }"; else whom="rank $absent"; fi
+    pattern="^mpi-tests: rank $reporter of $n: step 7: allreduce \(absent-rank check, 1 float\) waited [0-9.]+ s for $whom \(timeout 1 s\); aborting the job$"
+    lines=$(grep -c ' waited ' "$err" || true)
+    if [[ $code -eq 4 ]] && awk -v t="$elapsed" 'BEGIN { exit !(t < 10) }' && [[ $lines -eq 1 ]] && grep -qE "$pattern" "$err"; then
+        echo "  PASS: exit 4 after $elapsed s; $(grep '^mpi-tests: watchdog' "$out"); one line: $(grep ' waited ' "$err")"
+    else
+        fail "watchdog, $n ranks, absent $absent: exit $code (want 4) after $elapsed s (limit 10 s), $lines 'waited' line(s) (want 1 from rank $reporter):"
+        cat "$out" "$err" >&2
+    fi
+    rm -f "$out" "$err"
+done
+
+# carve train with one of 2 ranks stopped (SIGSTOP) at a random step, collective_timeout=5: the
+# other rank enters a collective within one step (milliseconds for tiny), decides 6.5 s later
+# (timeout + grace) and aborts; 15 s covers the abort on a loaded machine. While it waits, its CPU
+# time over 2 s must stay under 30 % of a core (a blocking MPI wait spins at 100 %; the watchdog
+# polls every 10 ms after its first second, well under 1 %). Nothing may be left running.
+if [[ -x $carve ]]; then
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }  # utime + stime
+for victim in 1 0; do
+    other=$((1 - victim))
+    echo "train: SIGSTOP of rank $victim of 2 (collective_timeout=5)"
+    run="$work/sigstop$victim"
+    train_bg 2 --steps 100000 --set collective_timeout=5 --run-dir "$run" --quiet 2>"$run.err"
+    wait_until "$job" 60 has_lines "$run/metrics.jsonl" || fail "no metrics.jsonl from the run to stop"
+    pid=$(rank_pid "$job" "$victim" || true) waiter=$(rank_pid "$job" "$other" || true)
+    if [[ -z $pid || -z $waiter ]]; then fail "no PIDs for the ranks among the children of mpirun $job"; finish "$job" 1; continue; fi
+    start=$(now)
+    kill -STOP "$pid"
+    sleep 1  # by now rank $other waits in a collective
+    t0=$(now) ticks0=$(cpu_ticks "$waiter" || echo 0)
+    sleep 2
+    ticks1=$(cpu_ticks "$waiter" || echo 0)
+    cpu=$(awk -v a="$ticks0" -v b="$ticks1" -v s="$t0" -v e="$(now)" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", 100 * (b - a) / hz / (e - s) }')
+    finish "$job" 20
+    elapsed=$(since "$start")
+    left=""
+    for p in "$pid" "$waiter"; do
+        if [[ -d /proc/$p && $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; then
+            left+=" $p"; kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true
+        fi
+    done
+    lines=$(grep -c '^carve: ' "$run.err" || true)
+    pattern="^carve: rank $other: step [0-9]+: [a-z]+ \(.*\) waited [0-9.]+ s for rank $victim \(timeout 5 s\); aborting the job$"
+    if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 15 && [[ $lines -eq 1 ]] && grep -qE "$pattern" "$run.err"; then
+        pass "exit $code ${elapsed} s after SIGSTOP of rank $victim, one line: $(grep '^carve: ' "$run.err")"
+    else fail "SIGSTOP of rank $victim: exit $code after $elapsed s (want non-zero within 15 s), $lines 'carve:' line(s) (want 1 from rank $other):"; cat "$run.err" >&2; fi
+    check "rank $other used $cpu % of a core while it waited (limit 30 %)" awk -v c="$cpu" 'BEGIN { exit !(c < 30) }'
+    check "no process of the job left running (left:${left:- none})" test -z "$left"
+done
+fi
+
 if [[ $failed -ne 0 ]]; then echo "test-mpi.sh: some MPI tests failed" >&2; exit 1; fi
 echo "test-mpi.sh: all MPI tests passed"

@@ -71,6 +71,7 @@ struct TrainCommand: ParsableCommand {
             if let evalEvery { config.evalEvery = evalEvery }
             config = try config.applying(overrides)
             try config.validate()
+            communicator.collectiveTimeout = config.collectiveTimeout  // Note [Collective watchdog]
             let options = TrainOptions(runDirectory: URL(fileURLWithPath: runDir), dataPath: data,
                                        backgroundsPath: backgrounds, resume: resume, quiet: quiet)
             let summary = try Trainer(config: config, options: options, communicator: communicator).train()

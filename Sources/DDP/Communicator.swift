@@ -30,6 +30,11 @@ public protocol Communicator: AnyObject, Sendable {
     func barrier() throws
     /// Ends the whole job with `code`; under MPI no rank is left waiting.
     func abort(code: Int32) -> Never
+    /// Seconds a rank may wait in one collective before it ends the job with
+    /// `CollectiveTimeoutError`; 0 waits forever (Note [Collective watchdog]). No effect on one process.
+    var collectiveTimeout: Double { get set }
+    /// The step and purpose that the watchdog's message names for the next collectives.
+    var context: CollectiveContext { get set }
 }
 
 /// The element-wise reduction of an all-reduce.
@@ -80,6 +85,14 @@ extension Communicator {
         var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count[0]))
         try out.withUnsafeMutableBytes { try broadcast($0, root: root) }
         return out
+    }
+
+    /// Runs `body` with `purpose` naming its collectives in the watchdog's message.
+    public func withPurpose<T>(_ purpose: String, _ body: () throws -> T) rethrows -> T {
+        let outer = context.purpose
+        context.purpose = purpose
+        defer { context.purpose = outer }
+        return try body()
     }
 
     /// Gathers one Int64 per rank, in rank order.

@@ -23,15 +23,19 @@ public final class DistributedDataParallel {
     public let buffers: [(name: String, tensor: Tensor)]
     /// The fused gradient bucket: every parameter's gradient, back to back.
     public let bucket: Storage
+    /// What the watchdog's message calls these parameters ("gradients of D"); nil: by size only.
+    public var name: String?
 
     /// Registers `module`'s parameters and buffers and moves their gradients into one bucket.
-    public convenience init(module: any Module, communicator: any Communicator) {
-        self.init(parameters: module.namedParameters(), buffers: module.namedBuffers(), communicator: communicator)
+    public convenience init(module: any Module, communicator: any Communicator, name: String? = nil) {
+        self.init(parameters: module.namedParameters(), buffers: module.namedBuffers(), communicator: communicator,
+                  name: name)
     }
 
     public init(parameters: [(name: String, tensor: Tensor)], buffers: [(name: String, tensor: Tensor)] = [],
-                communicator: any Communicator) {
+                communicator: any Communicator, name: String? = nil) {
         self.communicator = communicator
+        self.name = name
         self.parameters = parameters
         self.buffers = buffers
         let total = parameters.map(\.tensor.count).reduce(0, +)
@@ -54,7 +58,7 @@ public final class DistributedDataParallel {
     /// Averages the gradients over all ranks in place (one allreduce of the fused bucket).
     public func allReduceGradients() throws {
         guard communicator.worldSize > 1 else { return }
-        try communicator.allReduce(bucket.buffer, op: .mean)
+        try communicator.withPurpose(purpose("gradients")) { try communicator.allReduce(bucket.buffer, op: .mean) }
     }
 
     /// Copies rank 0's parameters and buffers to every rank.
@@ -68,13 +72,16 @@ public final class DistributedDataParallel {
             for i in 0..<t.count { flat[offset + i] = t.data[i] }
             offset += t.count
         }
-        try communicator.broadcast(&flat, root: 0)
+        try communicator.withPurpose(purpose("parameters and buffers")) { try communicator.broadcast(&flat, root: 0) }
         offset = 0
         for t in tensors {
             flat.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress! + offset, count: t.count) }
             offset += t.count
         }
     }
+
+    /// "gradients of D" when named, else "gradients".
+    private func purpose(_ what: String) -> String { name.map { "\(what) of \($0)" } ?? what }
 
     /// A 64-bit fingerprint of the names and shapes of the parameters and buffers.
     public var layoutFingerprint: UInt64 {
@@ -98,7 +105,7 @@ extension Communicator {
     public func verifyAgreement(_ fingerprints: [(what: String, value: UInt64)]) throws {
         guard worldSize > 1 else { return }
         for (what, value) in fingerprints {
-            let all = try allGather(Int64(bitPattern: value))
+            let all = try withPurpose("agreement on the \(what)") { try allGather(Int64(bitPattern: value)) }
             if let bad = all.firstIndex(where: { $0 != all[0] }) {
                 throw AgreementError(message:
                     "ranks disagree on the \(what): rank 0 has \(String(UInt64(bitPattern: all[0]), radix: 16)), rank \(bad) has \(String(UInt64(bitPattern: all[bad]), radix: 16))")

@@ -17,4 +17,14 @@ public final class LocalCommunicator: Communicator {
     public func allGather(_ send: UnsafeRawBufferPointer) throws -> [UInt8] { Array(send) }
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }
+    /// Always 0: one process never waits for another, so it has no watchdog to configure.
+    public var collectiveTimeout: Double {
+        get { 0 }
+        set {}  // nothing to watch (and a stored property would end Sendable)
+    }
+    /// Always empty: no watchdog message will name it.
+    public var context: CollectiveContext {
+        get { CollectiveContext() }
+        set {}
+    }
 }

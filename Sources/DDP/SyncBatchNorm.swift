@@ -16,9 +16,11 @@ public enum SyncBatchNorm {
         }
         BatchNormSync.reduce = { buffer in
             do {
-                try communicator.allReduce(buffer, op: .sum)
+                try communicator.withPurpose("BatchNorm statistics") { try communicator.allReduce(buffer, op: .sum) }
             } catch {
-                FileHandle.standardError.write(Data("carve: rank \(communicator.rank): BatchNorm statistics allreduce failed: \(error.localizedDescription)\n".utf8))
+                // A timeout's message already names the collective (Note [Collective watchdog]).
+                let what = error is CollectiveTimeoutError ? "" : "BatchNorm statistics allreduce failed: "
+                FileHandle.standardError.write(Data("carve: rank \(communicator.rank): \(what)\(error.localizedDescription)\n".utf8))
                 communicator.abort(code: 1)
             }
         }

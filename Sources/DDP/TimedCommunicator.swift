@@ -41,12 +41,21 @@ public final class TimedCommunicator: Communicator, @unchecked Sendable {
 
     public var rank: Int { base.rank }
     public var worldSize: Int { base.worldSize }
+    public var collectiveTimeout: Double {
+        get { base.collectiveTimeout }
+        set { base.collectiveTimeout = newValue }
+    }
+    public var context: CollectiveContext {
+        get { base.context }
+        set { base.context = newValue }
+    }
 
-    @inline(__always) private func timed<T>(_ kind: WritableKeyPath<Seconds, Double>, _ body: () throws -> T) rethrows -> T {
+    @inline(__always) private func timed<T>(_ kind: WritableKeyPath<Seconds, Double>, _ body: () throws -> T) throws -> T {
         seconds.calls += 1
         if barrierFirst {
             let start = DispatchTime.now().uptimeNanoseconds
-            try? base.barrier()  // a failing barrier shows again in the collective itself
+            // A failing barrier shows again in the collective itself; a timed-out one cannot.
+            do { try base.barrier() } catch let error as CollectiveTimeoutError { throw error } catch {}
             seconds.waiting += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         let start = DispatchTime.now().uptimeNanoseconds

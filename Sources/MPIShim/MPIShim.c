@@ -3,12 +3,22 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <stdlib.h>
 #include <string.h>
+
+// The arrival notices' own communicator (a duplicate of MPI_COMM_WORLD), so that no notice can
+// ever match a message of a collective.
+static MPI_Comm notices = MPI_COMM_NULL;
+enum { notice_tag = 1 };
 
 int carve_mpi_init(int *provided) {
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, provided);
     if (rc != MPI_SUCCESS) return rc;
-    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (rc != MPI_SUCCESS) return rc;
+    rc = MPI_Comm_dup(MPI_COMM_WORLD, &notices);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Comm_set_errhandler(notices, MPI_ERRORS_RETURN);
 }
 
 int carve_mpi_finalize(void) { return MPI_Finalize(); }
@@ -72,6 +82,81 @@ int carve_mpi_allgather_bytes(const void *send, void *receive, size_t count) {
 }
 
 int carve_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+// MARK: - Non-blocking collectives
+
+struct carve_mpi_request {
+    MPI_Request request;
+    int64_t payload;  // a notice's value, which must outlive its MPI_Isend
+};
+
+static carve_mpi_request *new_request(void) {
+    carve_mpi_request *r = malloc(sizeof *r);
+    if (r != NULL) r->request = MPI_REQUEST_NULL;
+    return r;
+}
+
+// Starts one collective: `start` fills r->request; on failure nothing stays allocated.
+#define START(count, call)                                     \
+    do {                                                       \
+        if ((count) > (size_t)INT_MAX) return MPI_ERR_COUNT;   \
+        carve_mpi_request *r = new_request();                  \
+        if (r == NULL) return MPI_ERR_NO_MEM;                  \
+        int rc = (call);                                       \
+        if (rc != MPI_SUCCESS) { free(r); return rc; }         \
+        *request = r;                                          \
+        return MPI_SUCCESS;                                    \
+    } while (0)
+
+int carve_mpi_iallreduce_sum_float(float *buffer, size_t count, carve_mpi_request **request) {
+    START(count, MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r->request));
+}
+int carve_mpi_iallreduce_sum_double(double *buffer, size_t count, carve_mpi_request **request) {
+    START(count, MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &r->request));
+}
+int carve_mpi_iallreduce_sum_int64(int64_t *buffer, size_t count, carve_mpi_request **request) {
+    START(count, MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD, &r->request));
+}
+int carve_mpi_iallreduce_max_int64(int64_t *buffer, size_t count, carve_mpi_request **request) {
+    START(count, MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD, &r->request));
+}
+int carve_mpi_ibroadcast_bytes(void *buffer, size_t count, int root, carve_mpi_request **request) {
+    START(count, MPI_Ibcast(buffer, (int)count, MPI_BYTE, root, MPI_COMM_WORLD, &r->request));
+}
+int carve_mpi_iallgather_bytes(const void *send, void *receive, size_t count, carve_mpi_request **request) {
+    START(count, MPI_Iallgather(send, (int)count, MPI_BYTE, receive, (int)count, MPI_BYTE, MPI_COMM_WORLD,
+                                &r->request));
+}
+int carve_mpi_ibarrier(carve_mpi_request **request) { START(0, MPI_Ibarrier(MPI_COMM_WORLD, &r->request)); }
+
+int carve_mpi_test(carve_mpi_request *request, int *done) {
+    int flag = 0;
+    int rc = MPI_Test(&request->request, &flag, MPI_STATUS_IGNORE);
+    *done = rc == MPI_SUCCESS && flag;
+    if (*done) free(request);
+    return rc;
+}
+
+// MARK: - Arrival notices
+
+int carve_mpi_notice_send(int64_t value, int destination, carve_mpi_request **request) {
+    carve_mpi_request *r = new_request();
+    if (r == NULL) return MPI_ERR_NO_MEM;
+    r->payload = value;
+    int rc = MPI_Isend(&r->payload, 1, MPI_INT64_T, destination, notice_tag, notices, &r->request);
+    if (rc != MPI_SUCCESS) { free(r); return rc; }
+    *request = r;
+    return MPI_SUCCESS;
+}
+
+int carve_mpi_notice_receive(int64_t *value, int *source, int *found) {
+    MPI_Status status;
+    int rc = MPI_Iprobe(MPI_ANY_SOURCE, notice_tag, notices, found, &status);
+    if (rc != MPI_SUCCESS || !*found) return rc;
+    *source = status.MPI_SOURCE;
+    // The probed message has arrived: this receive completes at once.
+    return MPI_Recv(value, 1, MPI_INT64_T, status.MPI_SOURCE, notice_tag, notices, MPI_STATUS_IGNORE);
+}
 
 int carve_mpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
 

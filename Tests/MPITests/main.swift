@@ -5,6 +5,8 @@
 //                                            and MPI must never be initialised
 //   mpirun -n 2 mpi-tests --fail-on-rank 1   rank 1 throws while the others wait in a collective;
 //                                            it must abort the whole job (non-zero, no hang)
+//   mpirun -n 4 mpi-tests --absent-ranks 3   rank 3 never reaches an all-reduce: the watchdog must
+//                                            end the job naming it (WatchdogCheck.swift; exit 4)
 import DDP
 import Foundation
 
@@ -14,6 +16,7 @@ struct Options {
     var local = false
     var worldSize: Int? = nil
     var failOnRank: Int? = nil
+    var absentRanks: [Int]? = nil
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -28,7 +31,14 @@ struct Options {
             case "--local": local = true
             case "--world-size": worldSize = try number(after: flag)
             case "--fail-on-rank": failOnRank = try number(after: flag)
-            default: throw UsageError(message: "unknown option '\(flag)' (--local, --world-size N, --fail-on-rank R)")
+            case "--absent-ranks":
+                guard let text = rest.popFirst(), case let ranks = text.split(separator: ",").compactMap({ Int($0) }),
+                      !ranks.isEmpty, ranks.count == text.split(separator: ",").count, ranks.allSatisfy({ $0 >= 0 }) else {
+                    throw UsageError(message: "--absent-ranks needs comma-separated non-negative integers")
+                }
+                absentRanks = ranks
+            default:
+                throw UsageError(message: "unknown option '\(flag)' (--local, --world-size N, --fail-on-rank R, --absent-ranks R[,R…])")
             }
         }
     }
@@ -90,6 +100,7 @@ do {
 }
 
 do {
+    if let absent = options.absentRanks { try runAbsentRankCheck(comm, absent: absent) }
     if let failing = options.failOnRank {
         // The other ranks block in the all-reduce until the failing rank's abort ends them.
         try comm.barrier()
