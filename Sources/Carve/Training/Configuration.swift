@@ -100,10 +100,6 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// naming the ranks that did not arrive (the first collective, after loading data, waits 10×);
     /// 0 = wait forever. Note [Collective watchdog] in DDP.
     public var collectiveTimeout: Double = 300
-    /// Seconds a rank may wait in one collective for the other ranks before it ends the job,
-    /// naming the ranks that did not arrive (the first collective, after loading data, waits 10×);
-    /// 0 = wait forever. Note [Collective watchdog] in DDP.
-    public var collectiveTimeout: Double = 300
 
     enum CodingKeys: String, CodingKey {
         case preset, application
@@ -117,7 +113,6 @@ public struct Configuration: Codable, Equatable, Sendable {
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
         case keepCheckpoints = "keep_checkpoints", evalSamples = "eval_samples"
-        case collectiveTimeout = "collective_timeout"
         case collectiveTimeout = "collective_timeout"
     }
 }
@@ -252,7 +247,6 @@ extension Configuration {
         try need(imageSize >= 1 && batchSize <= 1 << 20, "image_size must be positive and batch_size at most 2^20")
         try need(checkpointEvery >= 0 && evalEvery >= 0 && logEvery >= 1, "checkpoint_every, eval_every ≥ 0 and log_every ≥ 1")
         try need(keepCheckpoints >= 1, "keep_checkpoints must be at least 1")
-        try need(collectiveTimeout >= 0, "collective_timeout must not be negative (0 = no watchdog)")
         try need(collectiveTimeout >= 0, "collective_timeout must not be negative (0 = no watchdog)")
     }
 }
