@@ -52,7 +52,7 @@ struct SynthFgCommand: ParsableCommand {
         discussion: """
             Writes train/ and heldout/ (images/, masks/, boxes.csv), a background pool in
             backgrounds/ and dataset.json. Backgrounds are procedural unless --backgrounds names
-            a folder of PNG photos.
+            a folder of PNG or JPEG photos.
             """)
 
     @Option(help: "The folder to write (created if needed).")
@@ -67,7 +67,7 @@ struct SynthFgCommand: ParsableCommand {
     @Option(help: "The side of each scene in pixels.")
     var sceneSize: Int = 160
 
-    @Option(help: "A folder of PNG photos to paste the beetles on (default: procedural backgrounds).")
+    @Option(help: "A folder of PNG or JPEG photos to paste the beetles on (default: procedural backgrounds).")
     var backgrounds: String?
 
     func validate() throws {

@@ -13,7 +13,7 @@ struct SegmentCommand: ParsableCommand {
             mask is resized back to its image's size; masks keep the image's base name.
             """)
     @Argument(help: "The fg checkpoint.") var checkpoint: String
-    @Option(help: "A folder of PNG images.") var images: String
+    @Option(help: "A folder of PNG or JPEG images.") var images: String
     @Option(help: "The output folder for the masks.") var out: String
 
     func validate() throws {

@@ -43,9 +43,9 @@ public enum Evaluator {
         return try HocApplication.sample(gan, step: checkpoint.step, count: count, out: out)
     }
 
-    /// `carve segment` (fg): one mask PNG per PNG in `images`, written into `out` (see
+    /// `carve segment` (fg): one mask PNG per PNG or JPEG in `images`, written into `out` (see
     /// `FgApplication.segment`); returns the number of masks written.
-    /// - Throws: `FgToolError.noImages` for a folder without PNGs; `ConfigurationError` for a hoc
+    /// - Throws: `FgToolError.noImages` for a folder without images; `ConfigurationError` for a hoc
     ///   checkpoint; `ImageError` naming an unreadable image.
     public static func segment(checkpoint url: URL, images: String, out: URL) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)

@@ -7,7 +7,7 @@ import Tensor
 /// distilled, the student's) masks against ground truth.
 ///
 /// Data: `--data` is a `carve data synth-fg` or `carve data boxes` folder (its `train/`,
-/// `heldout/` and `backgrounds/` are used) or any fg folder (CUB, boxes.csv or pre-cropped PNGs);
+/// `heldout/` and `backgrounds/` are used) or any fg folder (CUB, boxes.csv or pre-cropped PNG/JPEG images);
 /// `--backgrounds` names the background pool (default DATA/backgrounds). Rank 0 evaluates on
 /// DATA/heldout (or the training images when there is none).
 public struct FgApplication: Application {
@@ -91,17 +91,16 @@ public struct FgApplication: Application {
 
     // MARK: - Segmentation
 
-    /// `carve segment`: one mask PNG (same base name) in `out` per PNG in `images`, from the
+    /// `carve segment`: one mask PNG (same base name) in `out` per PNG or JPEG in `images`, from the
     /// student when the model was distilled at `step`, else the teacher. Each image is resized to
     /// the model's input and its mask back to the image's size. Returns the number of masks written.
     ///
-    /// - Throws: `FgToolError.noImages` for a folder without PNGs; `ImageError` naming an
+    /// - Throws: `FgToolError.noImages` for a folder without images; `ImageError` naming an
     ///   unreadable image.
     static func segment(_ gan: FgGAN, step: Int, images: String, out: URL) throws -> Int {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: images)
-                .filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }.sorted()
+            names = try Image.imageNames(inFolder: images)
         } catch {
             throw FgToolError.noImages(flag: "--images", path: images)
         }

@@ -54,7 +54,7 @@ public struct MaskScores: Sendable, Equatable {
 
 /// Bad input to the fg tools (`carve train` for fg, `ckpt eval`, `segment`); each names the flag or file.
 public enum FgToolError: LocalizedError, Equatable {
-    /// `--images DIR` holds no PNG.
+    /// `--images DIR` holds no PNG or JPEG image.
     case noImages(flag: String, path: String)
     /// No background pool: neither `--backgrounds` nor DATA/backgrounds.
     case noBackgrounds(data: String)
@@ -63,9 +63,9 @@ public enum FgToolError: LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
-        case let .noImages(flag, path): return "\(flag) \(path): no PNG images in this folder"
+        case let .noImages(flag, path): return "\(flag) \(path): no PNG or JPEG images in this folder"
         case let .noBackgrounds(data):
-            return "--backgrounds: no background pool given and \(data)/backgrounds does not exist (pass --backgrounds DIR, a folder of background PNGs)"
+            return "--backgrounds: no background pool given and \(data)/backgrounds does not exist (pass --backgrounds DIR, a folder of background images)"
         case let .needsLabelledData(file):
             return "\(file) is an fg checkpoint: give --data, a folder with images and masks/ (e.g. a synth-fg folder or its heldout/)"
         }

@@ -52,7 +52,7 @@ public struct HocApplication: Application {
 
     // MARK: - Data
 
-    /// The hoc patches the configuration asks for, from `dataPath` (a PNG or a folder of them) or
+    /// The hoc patches the configuration asks for, from `dataPath` (an image or a folder of them) or
     /// the embedded photo.
     static func loadData(config: Configuration, dataPath: String?) throws -> HocDataset {
         let options = HocOptions(
