@@ -5,7 +5,7 @@ import Tensor
 /// Where a run reads its data and writes its files (the flags of `carve train`).
 public struct TrainOptions: Sendable {
     public var runDirectory: URL
-    /// hoc: a PNG or a folder of them; fg: a dataset folder. nil = the embedded default.
+    /// hoc: an image (PNG or JPEG) or a folder of them; fg: a dataset folder. nil = the embedded default.
     public var dataPath: String?
     /// fg: a folder of background images (the background pool).
     public var backgroundsPath: String?
