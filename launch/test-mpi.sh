@@ -6,7 +6,8 @@
 # arithmetic (Note [Rank agreement bound]), sync_bn=false, resume (bitwise on the same world size,
 # from 2 ranks to 1), faults (kill -9 of one rank, NaN data on one rank, kill -9 of the whole job
 # while it checkpoints, then bitwise equal to an uninterrupted run) and clean stops on
-# SIGUSR1/SIGTERM that resume bitwise. Exits non-zero on any failure.
+# SIGUSR1/SIGTERM that resume bitwise; the collective watchdog (a rank that never arrives, a
+# SIGSTOPped rank of carve train) and launch/test-two-hosts.sh. Exits non-zero on any failure.
 # Usage: launch/test-mpi.sh BUILD_DIR   (the folder holding mpi-tests and carve)
 set -euo pipefail
 bin=${1:-.build/release}
@@ -408,6 +409,11 @@ for victim in 1 0; do
     check "no process of the job left running (left:${left:- none})" test -z "$left"
 done
 fi
+
+# Two hosts: one rank in each of two network namespaces over TCP, bitwise against one host, and the
+# watchdog when the link between them goes down. Skipped, with the reason, without root or `ip`.
+echo "two hosts: launch/test-two-hosts.sh"
+bash "$(dirname "$0")/test-two-hosts.sh" "$bin" || fail "launch/test-two-hosts.sh (exit $?)"
 
 if [[ $failed -ne 0 ]]; then echo "test-mpi.sh: some MPI tests failed" >&2; exit 1; fi
 echo "test-mpi.sh: all MPI tests passed"
