@@ -14,7 +14,7 @@ struct CarveCommand: ParsableCommand {
             """,
         version: carveVersion,
         subcommands: [TrainCommand.self, CheckpointCommand.self, SegmentCommand.self, SampleCommand.self, DataCommand.self,
-                      BenchCommand.self])
+                      BenchCommand.self, ReportCommand.self])
 
     static func main() {
         OpenBLASCoreType.selectAVX512KernelsIfAvailable()

@@ -7,7 +7,12 @@ import Foundation
 /// ```
 public struct RunFolder: Sendable {
     public let url: URL
-    public init(url: URL) { self.url = url }
+    /// metrics.jsonl's records again as TensorBoard scalars (RUN/events.out.tfevents.*, Report/).
+    let events: TensorBoardWriter
+    public init(url: URL) {
+        self.url = url
+        events = TensorBoardWriter(folder: url)
+    }
 
     public var configURL: URL { url.appendingPathComponent("config.json") }
     public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
@@ -48,6 +53,7 @@ public struct RunFolder: Sendable {
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: line)
+        try events.append(object)
     }
 
     /// Name of a per-step file: `step-NNNNNNNN.ext`.
