@@ -401,7 +401,7 @@ for victim in 1 0; do
         fi
     done
     lines=$(grep -c '^carve: ' "$run.err" || true)
-    pattern="^carve: rank $other: step [0-9]+: [a-z]+ \(.*\) waited [0-9.]+ s for rank $victim \(timeout 5 s\); aborting the job$"
+    pattern="^carve: rank $other: step [0-9]+: [a-z]+.* waited [0-9.]+ s for rank $victim \(timeout 5 s\); aborting the job$"
     if [[ $code -ne 0 && $code -ne 124 ]] && under "$elapsed" 15 && [[ $lines -eq 1 ]] && grep -qE "$pattern" "$run.err"; then
         pass "exit $code ${elapsed} s after SIGSTOP of rank $victim, one line: $(grep '^carve: ' "$run.err")"
     else fail "SIGSTOP of rank $victim: exit $code after $elapsed s (want non-zero within 15 s), $lines 'carve:' line(s) (want 1 from rank $other):"; cat "$run.err" >&2; fi

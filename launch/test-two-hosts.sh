@@ -129,7 +129,7 @@ else
     wait
     code=$(cat "$run.rc" 2>/dev/null || echo "?")
     line=$(grep -m1 '^carve: rank 0: ' "$run.err" || true)
-    pattern="^carve: rank 0: step [0-9]+: [a-z]+ \\(.*\\) waited [0-9.]+ s for rank 1 \\(timeout 5 s\\); aborting the job$"
+    pattern="^carve: rank 0: step [0-9]+: [a-z]+.* waited [0-9.]+ s for rank 1 \\(timeout 5 s\\); aborting the job$"
     if [[ -n $ranks_gone ]] && under "$ranks_gone" 12 && [[ $code != 0 && $code != "?" ]] && grep -qE "$pattern" <<<"$line"; then
         pass "both ranks gone $ranks_gone s after the link went down, mpirun exit $code; $line"
     else

@@ -36,7 +36,8 @@
 // - One line. Every waiting rank times out at about the same moment; only the lowest-numbered
 //   rank that arrived reports. A rank that has heard from a lower arrived rank defers once, by
 //   another timeout + grace (that rank's report, which ends the job, is due before then), and
-//   reports itself only if the job is still alive after that.
+//   reports itself only if the job is still alive after that. When the network splits, notices
+//   cannot cross either, so each side reports the other (launch/test-two-hosts.sh).
 // A rank counted as missing can be one that left the collective early (a broadcast's root) and is
 // computing, not yet waiting in the next collective; the timeout must exceed the longest work one
 // rank does while the others wait (rank 0's evaluation and checkpoints).

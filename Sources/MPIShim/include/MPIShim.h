@@ -2,8 +2,9 @@
 //
 // Why this shim exists: Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE,
 // ...) are macros over addresses of global structs, which Swift cannot import. Each function
-// below takes plain C types, uses MPI_COMM_WORLD, and returns MPI's error code (MPI_SUCCESS = 0)
-// so the Swift side (DDP's MPICommunicator) can turn failures into errors with MPI's message.
+// below takes plain C types, uses MPI_COMM_WORLD (the arrival notices a duplicate of it), and
+// returns MPI's error code (MPI_SUCCESS = 0) so the Swift side (DDP's MPICommunicator) can turn
+// failures into errors with MPI's message.
 // Errors are returned, not fatal: carve_mpi_init sets MPI_ERRORS_RETURN on the world communicator.
 #ifndef CARVE_MPI_SHIM_H
 #define CARVE_MPI_SHIM_H
