@@ -4,8 +4,8 @@ import Foundation
 
 /// The report of a run folder: RUN/report.html and RUN/report/NAME.png.
 ///
-/// Layout of the page: a header (preset, application, world size, key configuration values,
-/// what was logged), then sections Training, Distillation (fg), Evaluation (with the latest
+/// Layout of the page: a header (`<dl class="config">`: preset, application, world size, key
+/// configuration values, what was logged), then sections Training, Distillation (fg), Evaluation (with the latest
 /// evaluation's numbers), Timing, each a grid of `<svg class="chart">` (SVGChart), and the
 /// latest panels as `<img class="panel" src="data:image/png;base64,…">`.
 /// `<meta name="carve-charts">` holds the number of charts, for scripts/check_report.sh.
@@ -68,6 +68,9 @@ public enum ReportPage {
             svg.chart { background: #fff; border: 1px solid #ddd; max-width: 100%; height: auto; }
             img.panel { image-rendering: pixelated; border: 1px solid #ddd; background: #fff; max-width: 100%; }
             .note { color: #666; font-size: 13px; }
+            dl.config { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 2px 16px; font-size: 13px; margin: 8px 0; }
+            dl.config div { display: flex; gap: 8px; } dl.config dt { font-weight: 600; color: #555; min-width: 120px; }
+            dl.config dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
             </style>
             </head>
             <body>
@@ -121,9 +124,9 @@ public enum ReportPage {
             let sorted = seconds.sorted()
             rows.append(("median step time", String(format: "%.4f s", sorted[sorted.count / 2])))
         }
-        var out = "<table class=\"config\">\n"
-        for (key, value) in rows { out += "<tr><th>\(e(key))</th><td>\(e(value))</td></tr>\n" }
-        out += "</table>\n"
+        var out = "<dl class=\"config\">\n"
+        for (key, value) in rows { out += "<div><dt>\(e(key))</dt><dd>\(e(value))</dd></div>\n" }
+        out += "</dl>\n"
         let others = report.config.keys.filter { !keyConfiguration.contains($0) }.sorted()
         if !others.isEmpty {
             out += "<details><summary class=\"note\">all configuration values</summary>\n<table class=\"config-all\">\n"

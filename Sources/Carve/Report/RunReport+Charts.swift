@@ -17,7 +17,8 @@ extension RunReport {
     ///   (mask_area and the dashed area_target), then `train-NAME` for every other metric
     ///   (area, info, real_sign, augment_p, …);
     /// - distillation (fg): `distill-loss` (loss_distill), `distill-area` (teacher_area, student_area);
-    /// - evaluation: `eval-NAME` for every number of eval/*.json (nested objects: one series per key);
+    /// - evaluation: `eval-NAME` for every number of eval/*.json, fg's `teacher_NAME` with `NAME`
+    ///   (nested objects such as `iou_by_threshold`: one series per key);
     /// - timing: `step-time` (step_seconds, comm_*_seconds), `comm-share` (comm_seconds / step_seconds),
     ///   `throughput` (images_per_second).
     ///
@@ -52,15 +53,20 @@ extension RunReport {
 
         // Evaluation.
         let evaluationKeys = Set(evaluations.flatMap(\.values.keys)).subtracting(Self.evaluationBookkeeping)
-        let topLevel = Set(evaluationKeys.map { String($0.split(separator: "/", maxSplits: 1)[0]) }).sorted()
-        for key in topLevel {
-            let members = evaluationKeys.filter { $0 == key || $0.hasPrefix(key + "/") }
-                .sorted { Self.keyOrder($0, $1) }
-            let lines = members.map { member in
-                ChartSeries(name: member == key ? key : String(member.dropFirst(key.count + 1)),
-                            points: evaluations.compactMap { e in e.values[member].map { (Double(e.step), $0) } })
+        let topLevel = Set(evaluationKeys.map { String($0.split(separator: "/", maxSplits: 1)[0]) })
+        func evaluationSeries(_ member: String, name: String) -> ChartSeries {
+            ChartSeries(name: name, points: evaluations.compactMap { e in e.values[member].map { (Double(e.step), $0) } })
+        }
+        for key in topLevel.sorted() {
+            let members = evaluationKeys.filter { $0.hasPrefix(key + "/") }.sorted { Self.keyOrder($0, $1) }
+            if !members.isEmpty {  // a nested object: one series per key
+                add("eval-" + key, key, .evaluation, members.map { evaluationSeries($0, name: String($0.dropFirst(key.count + 1))) })
+            } else if key.hasPrefix("teacher_") && evaluationKeys.contains(String(key.dropFirst(8))) {
+                continue  // drawn with the student's (fg)
+            } else {
+                let teacher = evaluationKeys.contains("teacher_" + key) ? [evaluationSeries("teacher_" + key, name: "teacher_" + key)] : []
+                add("eval-" + key, key, .evaluation, [evaluationSeries(key, name: key)] + teacher)
             }
-            add("eval-" + key, key, .evaluation, lines)
         }
 
         // Timing.
