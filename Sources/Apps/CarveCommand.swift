@@ -13,7 +13,7 @@ struct CarveCommand: ParsableCommand {
             Run without mpirun for a single process; `mpirun -n 8 carve train ...` trains on 8 ranks.
             """,
         version: carveVersion,
-        subcommands: [TrainCommand.self, CheckpointCommand.self, SegmentCommand.self, SampleCommand.self, DataCommand.self,
+        subcommands: [TrainCommand.self, PresetsCommand.self, CheckpointCommand.self, SegmentCommand.self, SampleCommand.self, DataCommand.self,
                       BenchCommand.self, ReportCommand.self])
 
     static func main() {

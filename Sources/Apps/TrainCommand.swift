@@ -7,10 +7,20 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a preset (single process, or one rank under mpirun/srun).",
-        discussion: "Presets: \(Presets.names.joined(separator: ", ")).")
+        discussion: """
+            Start from --preset NAME (see `carve presets`) or --config FILE (a run folder's \
+            config.json); --set key=value overrides any value. Without --run-dir a new run goes to \
+            runs/PRESET/version_N. A run folder holding files is never reused without --resume. \
+            `carve train --resume --run-dir RUN` needs nothing else: --steps may extend the run; a \
+            flag that would change its trajectory is refused unless --override (logged in \
+            RUN/changes.log). Presets: \(Presets.names.joined(separator: ", ")).
+            """)
 
     @Option(help: "The preset to start from.")
-    var preset: String
+    var preset: String?
+
+    @Option(help: "A configuration file to start from (a run folder's config.json; --set and flags override it).")
+    var config: String?
 
     @Option(help: "hoc: a cluster image (PNG) or a folder of them; fg: a dataset folder. Default: the embedded coins photo.")
     var data: String?
@@ -18,8 +28,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "fg: a folder of background images.")
     var backgrounds: String?
 
-    @Option(name: .customLong("run-dir"), help: "The run folder (config, metrics, checkpoints, samples, eval).")
-    var runDir: String = "runs/latest"
+    @Option(name: .customLong("run-dir"), help: "The run folder (config, metrics, checkpoints, samples, eval). Default: a new runs/PRESET/version_N.")
+    var runDir: String?
 
     @Option(help: "Total training steps (overrides the preset).")
     var steps: Int?
@@ -30,8 +40,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The run's seed.")
     var seed: UInt64?
 
-    @Flag(help: "Continue from RUN/checkpoints/latest.")
+    @Flag(help: "Continue the run in --run-dir from its latest checkpoint, with its recorded configuration and data.")
     var resume = false
+
+    @Flag(help: "With --resume: accept flags that change the run's trajectory (logged in RUN/changes.log).")
+    var override = false
 
     @Option(name: .customLong("checkpoint-every"), help: "Checkpoint every K steps (0 = only at the end).")
     var checkpointEvery: Int?
@@ -46,8 +59,16 @@ struct TrainCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard Presets.names.contains(preset) else {
+        if let preset, !Presets.names.contains(preset) {
             throw ValidationError("unknown preset '\(preset)' (known: \(Presets.names.joined(separator: ", ")))")
+        }
+        if preset == nil && config == nil && !resume {
+            throw ValidationError("--preset NAME is needed (or --config FILE, or --resume --run-dir RUN); presets: \(Presets.names.joined(separator: ", "))")
+        }
+        if let runDir, runDir.isEmpty { throw ValidationError("--run-dir must not be empty") }
+        if resume && runDir == nil { throw ValidationError("--resume needs --run-dir, the folder of the run to continue") }
+        if let config, !FileManager.default.fileExists(atPath: config) {
+            throw ValidationError("--config \(config): no such file")
         }
         if let steps, steps < 0 { throw ValidationError("--steps must not be negative") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
@@ -63,17 +84,15 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try withCommunicator { communicator in
-            var config = try Presets.named(preset)
-            if let steps { config.steps = steps }
-            if let batchSize { config.batchSize = batchSize }
-            if let seed { config.seed = seed }
-            if let checkpointEvery { config.checkpointEvery = checkpointEvery }
-            if let evalEvery { config.evalEvery = evalEvery }
-            config = try config.applying(overrides)
-            try config.validate()
+            let request = TrainRequest(preset: preset, configFile: self.config, data: data, backgrounds: backgrounds,
+                                       runDirectory: runDir, resume: resume, override: override, steps: steps,
+                                       batchSize: batchSize, seed: seed, checkpointEvery: checkpointEvery,
+                                       evalEvery: evalEvery, sets: overrides, quiet: quiet)
+            let (config, options) = try request.resolve()
             communicator.collectiveTimeout = config.collectiveTimeout  // Note [Collective watchdog]
-            let options = TrainOptions(runDirectory: URL(fileURLWithPath: runDir), dataPath: data,
-                                       backgroundsPath: backgrounds, resume: resume, quiet: quiet)
+            if communicator.rank == 0 && !quiet && runDir == nil {
+                FileHandle.standardError.write(Data("carve: run folder \(options.runDirectory.path)\n".utf8))
+            }
             let summary = try Trainer(config: config, options: options, communicator: communicator).train()
             if communicator.rank == 0 && !quiet {
                 var lines = ["carve: trained steps \(summary.firstStep)…\(summary.lastStep) on \(communicator.worldSize) rank\(communicator.worldSize == 1 ? "" : "s")"

@@ -13,6 +13,44 @@ import Testing
         return t
     }
 
+    /// The box-tightness prior: lines of the central band that cross the mask cost almost nothing,
+    /// a line that misses it costs −log(1e-6 + 1 − 0.999^0) ≈ 13.8 (averaged over the lines).
+    @Test func boxTightnessCountsTheLinesThatMissTheObject() {
+        func mask(_ on: (Int, Int) -> Bool) -> Tensor {
+            Tensor(shape: [1, 1, 10, 10], values: (0..<100).map { on($0 / 10, $0 % 10) ? 1 : 0 })
+        }
+        // The band is rows/columns 2..<8, 6 of each. A line crossing one pixel of 1 has
+        // p = 1 − (1 − 0.999) = 0.999; the full line through the centre p = 1 − 0.001^10; a line
+        // that misses p = 0 (each loss is −log(p + 1e-6)).
+        let one = -Foundation.log(0.999 + 1e-6), full = -Foundation.log(1 - Foundation.pow(0.001, 10) + 1e-6)
+        let miss = -Foundation.log(1e-6)
+        // A cross through (5, 5): every band row and column is crossed, row 5 and column 5 fully.
+        let cross = GANLoss.boxTightness(masks: mask { y, x in y == 5 || x == 5 }).item
+        let crossExpected = (5 * one + full) / 6
+        #expect(abs(Double(cross) - crossExpected) < 1e-5, "cross \(cross) vs \(crossExpected)")
+        // Only row 5: the other 5 band rows miss the mask, every band column crosses it once.
+        let row = GANLoss.boxTightness(masks: mask { y, _ in y == 5 }).item
+        let expected = 0.5 * ((full + 5 * miss) / 6 + one)
+        #expect(abs(Double(row) - expected) < 1e-3, "row \(row) vs \(expected)")
+        // Nothing at all: every line misses.
+        #expect(abs(Double(GANLoss.boxTightness(masks: mask { _, _ in false }).item) - miss) < 1e-3)
+        // A gradient pulls the missed lines up.
+        let m = mask { y, _ in y == 5 }.requiringGrad()
+        GANLoss.boxTightness(masks: m).backward()
+        #expect(m.grad!.data[2 * 10 + 5] < 0, "a pixel on a missed row must be pushed towards 1")
+    }
+
+    /// A configuration written before a key existed (e.g. a checkpoint of an older carve) loads,
+    /// the key at its declared default.
+    @Test func configurationsWithoutNewerKeysLoadWithDefaults() throws {
+        var object = try JSONSerialization.jsonObject(with: Data(try Presets.named("real-fg").json().utf8)) as! [String: Any]
+        object["box_prior"] = nil
+        object["collective_timeout"] = nil
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let config = try Configuration.fromJSON(text)
+        #expect(config.boxPrior == 0 && config.preset == "real-fg")
+    }
+
     @Test func augmentationWithPZeroIsTheIdentity() {
         let augment = DiffAugment(seed: 1, probability: 0, target: 0)
         let x = Self.image(2, seed: 0)

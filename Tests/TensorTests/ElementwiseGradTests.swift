@@ -37,6 +37,7 @@ struct OpCase: CustomTestStringConvertible, Sendable {
         OpCase(name: "reshape", shapes: [[2, 3, 4, 5]]) { $0[0].reshaped([6, -1]) },
         OpCase(name: "concat channels", shapes: [[2, 3, 4, 5], [2, 2, 4, 5]]) { Tensor.concat([$0[0], $0[1]], axis: 1) },
         OpCase(name: "slice channels", shapes: [[2, 4, 4, 5]]) { $0[0].slice(axis: 1, 3..<4) },
+        OpCase(name: "transposedSpatial", shapes: [[2, 3, 4, 5]]) { $0[0].transposedSpatial() },
         OpCase(name: "bce with logits (real)", shapes: [[4, 1, 3, 3]]) { $0[0].bceWithLogits(target: 1) },
         OpCase(name: "bce with logits (fake)", shapes: [[4, 1, 3, 3]]) { $0[0].bceWithLogits(target: 0) },
         OpCase(name: "smooth L1 (eq. 8)", shapes: [[2, 1, 4, 4], [2, 1, 4, 4]]) { $0[0].smoothL1($0[1]) },
@@ -45,6 +46,12 @@ struct OpCase: CustomTestStringConvertible, Sendable {
 }
 
 @Suite struct ElementwiseGradTests {
+    @Test func transposedSpatialSwapsTheLastTwoAxes() {
+        let x = Tensor(shape: [1, 1, 2, 3], values: [1, 2, 3, 4, 5, 6])
+        let t = x.transposedSpatial()
+        #expect(t.shape == [1, 1, 3, 2] && t.array == [1, 4, 2, 5, 3, 6])
+    }
+
     @Test(arguments: OpCase.all)
     func gradientMatchesFiniteDifferences(_ op: OpCase) {
         let inputs = op.inputs(seed: 7)

@@ -37,6 +37,7 @@ public enum GANLoss {
         var total = area * Float(config.lambdaArea)
         if config.binarize > 0 { total = total + binarization(masks: masks) * Float(config.binarize) }
         if config.maskTV > 0 { total = total + totalVariation(masks: masks) * Float(config.maskTV) }
+        if config.boxPrior > 0 { total = total + boxTightness(masks: masks) * Float(config.boxPrior) }
         return (area, total)
     }
 
@@ -51,6 +52,25 @@ public enum GANLoss {
         let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
         let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
         return dx.abs().mean() + dy.abs().mean()
+    }
+
+    /// The box-tightness prior of tight box crops (multiple-instance learning over the lines of a
+    /// box, as in Hsu et al. 2019, "Weakly Supervised Instance Segmentation using the Bounding Box
+    /// Tightness Prior"): every row and every column of a tight box crosses the object, so each
+    /// holds a foreground pixel. Per line the noisy-OR p = 1 − Π (1 − m) is the probability that
+    /// it does; the loss is the mean of −log p over the rows and columns of the central `band` of
+    /// the crop (so a box with a margin of up to (1 − band)/2 of its side on each side keeps it).
+    /// Masks [K, 1, H, W].
+    public static func boxTightness(masks: Tensor, band: Double = 0.6) -> Tensor {
+        let h = masks.shape[2], w = masks.shape[3]
+        func lines(_ m: Tensor, count n: Int) -> Tensor {
+            let lo = Int((Double(n) * (1 - band) / 2).rounded()), hi = n - lo
+            // log Π (1 − m) along each line, with m scaled into [0, 0.999] so log stays finite.
+            let logMiss = (1 - m.slice(axis: 2, lo..<hi) * 0.999).log().sum(from: 3)
+            return ((1 - logMiss.exp()) + 1e-6).log()
+        }
+        let rows = lines(masks, count: h), columns = lines(masks.transposedSpatial(), count: w)
+        return (rows.mean() + columns.mean()) * -0.5
     }
 
     /// The information term: mean squared error between Q's prediction and the instances' z.

@@ -59,6 +59,9 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
     /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
     public var maskTV: Double = 0
+    /// fg: weight of the box-tightness prior (`GANLoss.boxTightness`, not in the paper; 0 = off):
+    /// every row and column through the middle of a tight box crop crosses the object.
+    public var boxPrior: Double = 0
     /// The form of L_area: "two-sided" (eq. 7, (area − a)², pins every mask at a) or
     /// "one-sided" (max(0, area − a)², only masks larger than a pay: objects that fill 20 % or
     /// 80 % of their crop need no per-dataset a).
@@ -107,7 +110,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
@@ -132,10 +135,19 @@ extension Configuration {
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
-    /// Reads a configuration back from its JSON.
+    /// Reads a configuration back from its JSON. A key the JSON lacks (a checkpoint or config.json
+    /// written before the key existed) takes its declared default, which is what that older carve
+    /// did; keys it does not know are ignored.
     public static func fromJSON(_ text: String) throws -> Configuration {
         do {
-            return try JSONDecoder().decode(Configuration.self, from: Data(text.utf8))
+            guard let given = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                throw ConfigurationError("configuration JSON is not an object")
+            }
+            // The declared defaults: a configuration built with only the keys that have none.
+            var merged = try JSONSerialization.jsonObject(
+                with: Data(Presets.hoc(layers: 1, zDim: 1, area: 0, padding: 0).json().utf8)) as! [String: Any]
+            merged.merge(given) { _, new in new }
+            return try JSONDecoder().decode(Configuration.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
             throw ConfigurationError("configuration JSON does not match this version of carve: \(error)")
         }
@@ -233,6 +245,7 @@ extension Configuration {
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
         try need(binarize >= 0, "binarize must not be negative")
         try need(maskTV >= 0, "mask_tv must not be negative")
+        try need(boxPrior >= 0, "box_prior must not be negative")
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")

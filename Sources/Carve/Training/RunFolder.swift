@@ -31,13 +31,30 @@ public struct RunFolder: Sendable {
         }
     }
 
-    /// Writes config.json: the resolved configuration, world size and carve's version.
-    public func writeConfig(_ config: Configuration, worldSize: Int) throws {
-        var object = try JSONSerialization.jsonObject(with: Data(config.json().utf8)) as! [String: Any]
-        object["world_size"] = worldSize
-        object["carve_version"] = carveVersion
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(data, to: configURL)
+    /// Writes config.json (`RunRecord`): the resolved configuration, the data paths, the world
+    /// size and carve's version.
+    public func writeConfig(_ record: RunRecord) throws {
+        try AtomicFile.write(try record.json(), to: configURL)
+    }
+
+    /// Appends `changes` with the time to RUN/changes.log (what `--override` let a resume change).
+    public func logChanges(_ changes: [String]) throws {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let text = changes.map { "\(stamp) resume: \($0)\n" }.joined()
+        let url = self.url.appendingPathComponent("changes.log")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        guard let handle = try? FileHandle(forWritingTo: url) else {
+            throw TrainingError.runDirectory(path: url.path, reason: "cannot open for appending")
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Whether the folder holds anything but its lock (a run, or files of the user's).
+    public var holdsFiles: Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        return names.contains { $0 != ".lock" }
     }
 
     /// Appends one JSON object as a line to metrics.jsonl.

@@ -15,6 +15,9 @@ public struct TrainOptions: Sendable {
     public var progressBar: Bool?
     /// Print nothing but errors (tests).
     public var quiet: Bool
+    /// Changes to a resumed run's trajectory accepted with `--override` ("key old → new"),
+    /// logged in RUN/changes.log.
+    public var resumeChanges: [String] = []
 
     public init(runDirectory: URL, dataPath: String? = nil, backgroundsPath: String? = nil, resume: Bool = false,
                 progressBar: Bool? = nil, quiet: Bool = false) {
@@ -73,14 +76,40 @@ public final class Trainer {
     }
 
     private func train<A: Application>(_ application: A.Type) throws -> RunSummary {
-        // Data first, so bad data or a bad flag leaves no run folder behind.
+        // Rank 0 holds the folder for the whole run (Note [Run folder lock]); a new run never
+        // writes into a folder that holds one already.
+        let existed = FileManager.default.fileExists(atPath: run.url.path)
+        let lock = isLeader ? try RunLock.acquire(folder: run.url) : nil
+        defer { lock?.release() }
+        var started = false
+        defer {
+            // A run that failed before it began leaves the folder as it found it.
+            if isLeader && !started && !existed { try? FileManager.default.removeItem(at: run.url) }
+        }
+        if isLeader && !options.resume && run.holdsFiles {
+            throw TrainingError.runDirectory(path: run.url.path, reason: "holds files already (a run?); continue it with --resume, or choose another --run-dir")
+        }
+        // Data next, so bad data or a bad flag leaves the folder as it was.
         let data = try A(config: config, options: options, isLeader: isLeader)
         guard data.datasetSize >= config.batchSize else {
             throw TrainingError.dataTooSmall(count: data.datasetSize, batch: config.batchSize)
         }
+        if isLeader && options.resume {
+            // Refused before anything is written: a resume needs a checkpoint to resume from.
+            let directory = CheckpointDirectory(url: run.checkpoints, keepLast: config.keepCheckpoints)
+            guard try directory.latest() != nil else {
+                throw CheckpointError(file: run.checkpoints.appending(path: CheckpointDirectory.latestName).path, problem: .noLatest)
+            }
+        }
         if isLeader {
             try run.create()
-            try run.writeConfig(config, worldSize: communicator.worldSize)
+            try run.writeConfig(RunRecord(config: config, dataPath: options.dataPath, backgroundsPath: options.backgroundsPath,
+                                          worldSize: communicator.worldSize))
+        }
+        started = true
+        if isLeader && !options.resumeChanges.isEmpty {
+            try run.logChanges(options.resumeChanges)
+            if !options.quiet { printLine("carve: resuming with changes (--override): \(options.resumeChanges.joined(separator: "; "))") }
         }
         let sharding = try Sharding(datasetSize: data.datasetSize, globalBatch: config.batchSize,
                                     worldSize: communicator.worldSize, seed: config.seed)

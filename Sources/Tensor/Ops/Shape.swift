@@ -76,4 +76,29 @@ extension Tensor {
             }
         }
     }
+
+    /// The last two axes swapped: [..., H, W] → [..., W, H] (columns of an image become rows).
+    public func transposedSpatial() -> Tensor {
+        precondition(rank >= 2, "transposedSpatial: shape \(shape) needs two axes")
+        let h = shape[rank - 2], w = shape[rank - 1], planes = count / max(h * w, 1)
+        var newShape = shape
+        newShape[rank - 2] = w
+        newShape[rank - 1] = h
+        let out = Storage(count: count)
+        let x = data
+        // out[p, j, i] = x[p, i, j]
+        for p in 0..<planes {
+            let src = x + p * h * w, dst = out.pointer + p * h * w
+            for i in 0..<h { for j in 0..<w { dst[j * h + i] = src[i * w + j] } }
+        }
+        return Tensor.result(shape: newShape, storage: out, parents: [self]) { [self] t in
+            // dx[p, i, j] += g[p, j, i]
+            let g = t.gradStorage!.pointer
+            let dx = self.gradBuffer()
+            for p in 0..<planes {
+                let src = g + p * h * w, dst = dx + p * h * w
+                for i in 0..<h { for j in 0..<w { dst[i * w + j] += src[j * h + i] } }
+            }
+        }
+    }
 }
