@@ -70,7 +70,8 @@ public struct RunReport: Sendable {
     public var areaTarget: Double?
     /// config.json's `steps`: where fg's adversarial phase ends and distillation begins.
     public var adversarialSteps: Int?
-    /// metrics.jsonl, in file order.
+    /// metrics.jsonl by step: in file order, but one record per step (the later one) when a
+    /// resumed run logged a step twice.
     public var records: [MetricsRecord]
     /// RUN/eval/*.json, by step.
     public var evaluations: [EvaluationRecord]
@@ -134,6 +135,12 @@ public struct RunReport: Sendable {
             records.append(MetricsRecord(step: Int(step), phase: object["phase"] as? String, values: values))
         }
         guard !records.isEmpty else { throw ReportError.emptyMetrics(path: url.path) }
+        // A resumed run logs again the steps after its checkpoint: the later record of a step wins.
+        if zip(records, records.dropFirst()).contains(where: { $0.step >= $1.step }) {
+            var last: [Int: MetricsRecord] = [:]
+            for record in records { last[record.step] = record }
+            records = last.values.sorted { $0.step < $1.step }
+        }
         return records
     }
 
