@@ -653,6 +653,38 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
         #expect(absolute[0].name == name && absolute[0].difference == abs(Double(values[5] + 0.25) - Double(values[5])))
     }
 
+    /// A checkpoint whose weights are NaN or infinite (a diverged run; its checksum is valid) is one
+    /// error naming the tensor for every command that would use the weights, never a trap.
+    @Test func nonFiniteWeightsAreRefusedByName() throws {
+        let run = try TemporaryFolder()
+        defer { run.remove() }
+        var config = try Presets.named("tiny")
+        config.steps = 2
+        _ = try Trainer(config: config, options: TrainOptions(runDirectory: run.url.appending(path: "run"), quiet: true),
+                        communicator: LocalCommunicator()).train()
+        let good = run.url.appending(path: "run/checkpoints/step-00000002.safetensors")
+        var checkpoint = try Checkpoint.load(from: good)
+        let t = checkpoint.tensors.firstIndex { $0.name.hasPrefix("G/") && !$0.name.contains("running") }!
+        checkpoint.tensors[t].values[3] = .nan
+        let bad = run.url.appending(path: "nan.safetensors")
+        try checkpoint.write(to: bad)
+        let name = checkpoint.tensors[t].name
+        func refused(_ body: () throws -> Void) -> String {
+            (thrown(body) as? LocalizedError)?.errorDescription ?? "no error"
+        }
+        for (what, message) in [
+            ("model", refused { _ = try CheckpointTools.model(of: HocApplication.self, from: checkpoint, file: bad.path) }),
+            ("eval", refused { _ = try Evaluator.evaluate(checkpoint: bad, dataPath: nil, out: run.url.appending(path: "eval")) }),
+            ("sample", refused { _ = try Evaluator.sample(checkpoint: bad, count: 2, out: run.url.appending(path: "sample")) }),
+            ("merge", refused { _ = try CheckpointTools.merge([good, bad], weights: nil) }),
+        ] {
+            #expect(message.contains("tensor \(name) holds nan at index 3"), "\(what): \(message)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: run.url.appending(path: "eval").path), "eval must not leave a folder")
+        // Weights whose sum overflows would average to zeros: refused.
+        #expect(refused { _ = try CheckpointTools.merge([good, good], weights: [1e308, 1e308]) }.contains("--weights"))
+    }
+
     @Test func fileNamesHaveEightDigitSteps() {
         #expect(CheckpointDirectory.fileName(step: 42) == "step-00000042.safetensors")
         #expect(CheckpointDirectory.fileName(step: 0) == "step-00000000.safetensors")
@@ -725,6 +757,8 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
         try Data("../../etc/passwd\n".utf8).write(to: latest)
         let bad = thrown { _ = try folder.loadLatest() } as? CheckpointError
         #expect(bad?.problem == .badLatest("../../etc/passwd\n"))
+        // One line that does not echo what the file holds (a link to another file would print it).
+        #expect(bad?.errorDescription.map { !$0.contains("passwd") && !$0.contains("\n") } == true, "\(bad?.errorDescription ?? "")")
 
         try Data("step-00000007.safetensors\n".utf8).write(to: latest)
         let gone = thrown { _ = try folder.loadLatest() } as? CheckpointError

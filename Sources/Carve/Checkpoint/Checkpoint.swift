@@ -84,6 +84,17 @@ public struct Checkpoint: Sendable, Equatable {
     }
 }
 
+extension Checkpoint {
+    /// Throws for the first NaN or infinite value, naming the tensor (`CheckpointError.nonFinite`).
+    public func checkFinite(file: String) throws {
+        for t in tensors {
+            if let i = t.values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError(file: file, problem: .nonFinite(tensor: t.name, index: i, value: t.values[i]))
+            }
+        }
+    }
+}
+
 /// Tensor names in a checkpoint: `G/conv1.weight`, `opt/G/m/conv1.weight`, ….
 public enum CheckpointName {
     /// `network/name`: a parameter or BN statistic ("G", "conv1.weight" → "G/conv1.weight").
@@ -128,6 +139,8 @@ public struct CheckpointError: LocalizedError, Equatable, Sendable {
         case badLatest(String)
         /// `latest` names a file that does not exist.
         case latestTargetMissing(String)
+        /// A tensor holds NaN or an infinity (what a diverged run or a broken merge leaves).
+        case nonFinite(tensor: String, index: Int, value: Float)
     }
 
     /// The file at fault (the checkpoint, or `RUN/checkpoints/latest`).
@@ -165,10 +178,12 @@ public struct CheckpointError: LocalizedError, Equatable, Sendable {
             "tensor \(name): checkpoint has \(have), model expects \(expected)"
         case .noLatest:
             "missing: no checkpoint has been written to this folder"
-        case .badLatest(let content):
-            "does not name a checkpoint file (it holds \"\(content.prefix(80))\")"
+        case .badLatest:
+            "does not name a checkpoint file (step-NNNNNNNN.safetensors); is it the latest file of a run folder?"
         case .latestTargetMissing(let name):
             "names \(name), which does not exist"
+        case .nonFinite(let name, let index, let value):
+            "tensor \(name) holds \(value) at index \(index) (a diverged run?); refusing to use it"
         }
     }
 }

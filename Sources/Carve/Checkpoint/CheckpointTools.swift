@@ -121,10 +121,11 @@ public enum CheckpointTools {
         guard w.count == urls.count else {
             throw ConfigurationError("--weights has \(w.count) value\(w.count == 1 ? "" : "s") for \(urls.count) checkpoint\(urls.count == 1 ? "" : "s")")
         }
-        guard w.allSatisfy({ $0 >= 0 && $0.isFinite }), w.reduce(0, +) > 0 else {
-            throw ConfigurationError("--weights must be non-negative with a positive sum")
+        guard w.allSatisfy({ $0 >= 0 && $0.isFinite }), w.reduce(0, +) > 0, w.reduce(0, +).isFinite else {
+            throw ConfigurationError("--weights must be non-negative and finite with a positive, finite sum")
         }
         let checkpoints = try urls.map { try Checkpoint.load(from: $0) }
+        for (c, url) in zip(checkpoints, urls) { try c.droppingOptimizerState().checkFinite(file: url.path) }
         let total = w.reduce(0, +)
         let base = checkpoints[0].droppingOptimizerState()
         for (c, url) in zip(checkpoints.dropFirst(), urls.dropFirst()) {

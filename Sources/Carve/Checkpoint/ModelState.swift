@@ -47,6 +47,7 @@ struct ModelState {
     func restore(from checkpoint: Checkpoint, config: Configuration, file: String, requireOptimizer: Bool = true) throws {
         let hasOptimizer = checkpoint.tensors.contains { CheckpointName.isOptimizerState($0.name) }
         try checkpoint.compare(against: expectedLayout(includingOptimizer: requireOptimizer || hasOptimizer), file: file)
+        try checkpoint.checkFinite(file: file)
         var byName: [String: TensorFile.Entry] = [:]
         for e in checkpoint.tensors { byName[e.name] = e }
         for (name, tensor) in modelTensors {
