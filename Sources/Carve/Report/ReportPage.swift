@@ -32,6 +32,11 @@ public enum ReportPage {
         let charts = report.charts()
         let page = out ?? run.appendingPathComponent("report.html")
         let folder = pngFolder ?? run.appendingPathComponent("report")
+        var isDirectory: ObjCBool = false
+        let parent = page.deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ReportError.cannotWrite(path: page.path, reason: "no such folder \(parent.path)")
+        }
         try AtomicFile.write(Data(try html(report, charts: charts).utf8), to: page)  // FileError names the page
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
