@@ -415,5 +415,10 @@ fi
 echo "two hosts: launch/test-two-hosts.sh"
 bash "$(dirname "$0")/test-two-hosts.sh" "$bin" || fail "launch/test-two-hosts.sh (exit $?)"
 
+# The Slurm template's preemption path (SIGUSR1 → checkpoint → requeue → resume), with stand-ins
+# for srun and scontrol.
+echo "slurm: launch/test-slurm.sh"
+bash "$(dirname "$0")/test-slurm.sh" "$bin" || fail "launch/test-slurm.sh (exit $?)"
+
 if [[ $failed -ne 0 ]]; then echo "test-mpi.sh: some MPI tests failed" >&2; exit 1; fi
 echo "test-mpi.sh: all MPI tests passed"

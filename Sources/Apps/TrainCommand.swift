@@ -93,6 +93,10 @@ struct TrainCommand: ParsableCommand {
             if communicator.rank == 0 && !quiet && runDir == nil {
                 FileHandle.standardError.write(Data("carve: run folder \(options.runDirectory.path)\n".utf8))
             }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            if communicator.rank == 0 && Threads.localRanks * Threads.count > cores {
+                FileHandle.standardError.write(Data("carve: warning: \(Threads.localRanks) ranks × \(Threads.count) threads on a node of \(cores) cores; set OPENBLAS_NUM_THREADS to cores ÷ ranks per node (launch/mpirun.sh does)\n".utf8))
+            }
             let summary = try Trainer(config: config, options: options, communicator: communicator).train()
             if communicator.rank == 0 && !quiet {
                 var lines = ["carve: trained steps \(summary.firstStep)…\(summary.lastStep) on \(communicator.worldSize) rank\(communicator.worldSize == 1 ? "" : "s")"

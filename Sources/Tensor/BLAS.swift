@@ -80,11 +80,16 @@ private func cblasSgemm(
 // (perf: a fifth of a 2-thread demo-hoc step was the OpenBLAS worker yielding). So when Carve
 // uses more than one thread, OpenBLAS is set to one thread per call and `sgemm` splits large
 // products over Carve's threads itself. With `Threads.count` = 1 OpenBLAS keeps whatever
-// OPENBLAS_NUM_THREADS says.
+// OPENBLAS_NUM_THREADS says (one thread when it is unset). Without CARVE_THREADS or
+// OPENBLAS_NUM_THREADS, `Threads.count` is the node's cores divided among the ranks a launcher put
+// on it, so a bare `mpirun -n 8 carve train` does not start 8 × cores threads.
 enum BLASThreading {
     /// Sets OpenBLAS to one thread per call, once, when Carve runs more than one thread.
     static let adopted: Bool = {
-        if Threads.count > 1 { openblas_set_num_threads(1) }
+        // Carve splits products itself over more than one thread; with one thread, OpenBLAS keeps
+        // an OPENBLAS_NUM_THREADS the user set, and otherwise runs one too (its default, every
+        // core, would put ranks × cores threads on a node under mpirun).
+        if Threads.count > 1 || Threads.explicit == nil { openblas_set_num_threads(1) }
         return true
     }()
 

@@ -5,12 +5,30 @@ import Foundation
 /// How many threads Carve's own kernels use (OpenBLAS has its own setting). Defaults to the
 /// number of active processors; `CARVE_THREADS` or `OPENBLAS_NUM_THREADS` override it.
 public enum Threads {
+    /// CARVE_THREADS, else OPENBLAS_NUM_THREADS, else this node's cores divided among the ranks a
+    /// launcher started on it (`localRanks`), at least 1.
     public nonisolated(unsafe) static var count: Int = {
+        if let n = explicit { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / localRanks)
+    }()
+
+    /// The thread count the environment sets (CARVE_THREADS or OPENBLAS_NUM_THREADS), if any.
+    public static let explicit: Int? = {
         let env = ProcessInfo.processInfo.environment
         for key in ["CARVE_THREADS", "OPENBLAS_NUM_THREADS"] {
             if let s = env[key], let n = Int(s), n > 0 { return n }
         }
-        return ProcessInfo.processInfo.activeProcessorCount
+        return nil
+    }()
+
+    /// The processes a launcher started on this node (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE,
+    /// MPICH's MPI_LOCALNRANKS, Slurm's SLURM_NTASKS_PER_NODE), 1 without a launcher.
+    public static let localRanks: Int = {
+        let env = ProcessInfo.processInfo.environment
+        for key in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"] {
+            if let s = env[key], let n = Int(s.prefix { $0.isNumber }), n > 0 { return n }
+        }
+        return 1
     }()
 }
 
