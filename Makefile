@@ -11,7 +11,7 @@ CPU ?= $(shell grep -q -m1 -w avx2 /proc/cpuinfo 2>/dev/null && echo haswell)
 CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU),)
 TEST_FLAGS := -c release --scratch-path $(TEST_SCRATCH) -Xswiftc -enable-testing $(CPU_FLAGS)
 
-.PHONY: setup build demo test test-kernels bench clean
+.PHONY: setup build demo test test-kernels bench fuzz clean
 
 setup:
 	@bash launch/setup.sh
@@ -35,6 +35,12 @@ test-kernels: setup
 
 bench: build
 	@bash bench/run.sh
+
+# libFuzzer + ASan targets (fuzz/: PNG, JPEG, safetensors, boxes.csv, CUB lists, configuration),
+# built in .build-fuzz and run one after another for FUZZ_SECONDS each (default 120).
+fuzz: setup
+	@bash fuzz/build.sh
+	@bash fuzz/run.sh
 
 clean:
 	rm -rf .build $(TEST_SCRATCH) $(TEST_SCRATCH)-baseline
