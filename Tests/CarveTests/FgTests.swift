@@ -192,6 +192,18 @@ import Testing
             let mask = try Image.read(path: masks.appendingPathComponent("img\(k).png").path)
             #expect(mask.channels == 1 && mask.height == h && mask.width == w)
         }
+        // --threshold writes 0/1 masks that agree with the soft ones; --overlay adds NAME-overlay.png.
+        let hard = run.appendingPathComponent("hard")
+        #expect(try Evaluator.segment(checkpoint: checkpointURL, images: images.path, out: hard, threshold: 0.5, overlay: true) == 3)
+        for (k, (h, w)) in sizes.enumerated() {
+            let soft = try Image.read(path: masks.appendingPathComponent("img\(k).png").path)
+            let mask = try Image.read(path: hard.appendingPathComponent("img\(k).png").path)
+            #expect(mask.pixels.allSatisfy { $0 == 0 || $0 == 1 })
+            // PNG stores 16 bits: a soft value within one level of 0.5 may fall either way.
+            #expect(zip(soft.pixels, mask.pixels).allSatisfy { abs($0 - 0.5) < 1e-4 || ($0 >= 0.5) == ($1 == 1) })
+            let overlay = try Image.read(path: hard.appendingPathComponent("img\(k)-overlay.png").path)
+            #expect(overlay.channels == 3 && overlay.height == h && overlay.width == w)
+        }
         let empty = run.appendingPathComponent("empty")
         try fm.createDirectory(at: empty, withIntermediateDirectories: true)
         #expect(throws: FgToolError.noImages(flag: "--images", path: empty.path)) {

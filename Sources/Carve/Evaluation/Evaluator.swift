@@ -47,10 +47,15 @@ public enum Evaluator {
     /// `FgApplication.segment`); returns the number of masks written.
     /// - Throws: `FgToolError.noImages` for a folder without images; `ConfigurationError` for a hoc
     ///   checkpoint; `ImageError` naming an unreadable image.
-    public static func segment(checkpoint url: URL, images: String, out: URL) throws -> Int {
+    /// - Parameters:
+    ///   - threshold: write 0/1 masks (foreground where ≥ threshold) instead of soft ones.
+    ///   - overlay: also write `NAME-overlay.png`, the image with its background dimmed.
+    public static func segment(checkpoint url: URL, images: String, out: URL, threshold: Float? = nil,
+                               overlay: Bool = false) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
         let gan = try CheckpointTools.model(of: FgApplication.self, from: checkpoint, file: url.path)
-        return try FgApplication.segment(gan, step: checkpoint.step, images: images, out: out)
+        return try FgApplication.segment(gan, step: checkpoint.step, images: images, out: out, threshold: threshold,
+                                         overlay: overlay)
     }
 
     /// Creates an output folder, or throws one error naming it.

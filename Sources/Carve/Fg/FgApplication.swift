@@ -91,13 +91,25 @@ public struct FgApplication: Application {
 
     // MARK: - Segmentation
 
+    /// The image with its background dimmed and tinted blue (`FgEvaluation.tint`), as the
+    /// evaluation panels show it (image RGB, mask one channel of the same size).
+    static func overlay(_ image: Image, mask: Image) -> Image {
+        let hw = image.height * image.width
+        var out = image
+        for c in 0..<3 {
+            for i in 0..<hw { out.pixels[c * hw + i] = FgEvaluation.tint(image.pixels[c * hw + i], mask: mask.pixels[i], channel: c) }
+        }
+        return out
+    }
+
     /// `carve segment`: one mask PNG (same base name) in `out` per PNG or JPEG in `images`, from the
     /// student when the model was distilled at `step`, else the teacher. Each image is resized to
     /// the model's input and its mask back to the image's size. Returns the number of masks written.
     ///
     /// - Throws: `FgToolError.noImages` for a folder without images; `ImageError` naming an
     ///   unreadable image.
-    static func segment(_ gan: FgGAN, step: Int, images: String, out: URL) throws -> Int {
+    static func segment(_ gan: FgGAN, step: Int, images: String, out: URL, threshold: Float? = nil,
+                        overlay: Bool = false) throws -> Int {
         let names: [String]
         do {
             names = try Image.imageNames(inFolder: images)
@@ -119,11 +131,15 @@ public struct FgApplication: Application {
             }
             let masks = FgGAN.masks(of: network, images: input)
             for (k, name) in batch.enumerated() {
-                let mask = Image(channels: 1, height: s, width: s,
+                let soft = Image(channels: 1, height: s, width: s,
                                  pixels: Array(UnsafeBufferPointer(start: masks.data + k * hw, count: hw)))
+                var mask = soft.resized(height: originals[k].height, width: originals[k].width)
+                if let threshold { mask.pixels = mask.pixels.map { $0 >= threshold ? 1 : 0 } }
                 let stem = (name as NSString).deletingPathExtension
-                try mask.resized(height: originals[k].height, width: originals[k].width)
-                    .write(path: out.appendingPathComponent(stem + ".png").path)
+                try mask.write(path: out.appendingPathComponent(stem + ".png").path)
+                if overlay {
+                    try Self.overlay(originals[k], mask: mask).write(path: out.appendingPathComponent(stem + "-overlay.png").path)
+                }
             }
         }
         return names.count

@@ -299,14 +299,19 @@ public struct FgEvaluation {
     }
 
     /// The images with the background dimmed and tinted blue: x·m + (1 − m)·(0.35·x + 0.25·blue).
+    /// One overlay value: x·m + (1 − m)·(0.35·x + 0.25·blue) for channel `channel` of a pixel.
+    @inline(__always)
+    static func tint(_ x: Float, mask m: Float, channel: Int) -> Float {
+        x * m + (1 - m) * (0.35 * x + (channel == 2 ? 0.25 : 0))
+    }
+
     static func overlay(images: Tensor, masks: Tensor) -> Tensor {
         let b = images.shape[0], hw = images.shape[2] * images.shape[3]
         return Tensor(shape: images.shape) { out in
             for n in 0..<b {
                 for c in 0..<3 {
                     for i in 0..<hw {
-                        let x = images.data[(n * 3 + c) * hw + i], m = masks.data[n * hw + i]
-                        out[(n * 3 + c) * hw + i] = x * m + (1 - m) * (0.35 * x + (c == 2 ? 0.25 : 0))
+                        out[(n * 3 + c) * hw + i] = tint(images.data[(n * 3 + c) * hw + i], mask: masks.data[n * hw + i], channel: c)
                     }
                 }
             }

@@ -63,11 +63,13 @@ public enum Presets {
             c.binarize = 1
             c.maskTV = 1
             c.areaPenalty = "one-sided"
-            c.lambdaArea = 30
+            // λ = 30 held the nuclei masks at a quarter of the crop (teacher IoU 0.36 at step
+            // 1000); λ = 3 lets the adversarial loss grow them to the object (0.88).
+            c.lambdaArea = 3
             c.areaTarget = 0.2
             c.distillTarget = "hard"
             c.batchSize = 16
-            c.steps = 3000
+            c.steps = 2000
             c.distillSteps = 1000
             c.checkpointEvery = 500
             c.evalEvery = 500
