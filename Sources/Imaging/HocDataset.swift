@@ -131,7 +131,8 @@ public struct HocDataset: Sendable {
 
     /// Loads a hoc image (PNG or JPEG), or a folder of them (e.g. `carve data synth-hoc` output).
     ///
-    /// In a folder, images named `image-*` are used if present, otherwise every image
+    /// In a folder, images named `image-*` or `*_image.*` are used if present, otherwise every
+    /// image but instance maps (`instances-*`, `*_instances.*`) and masks (`*_mask.*`)
     /// (`Image.imageNames(inFolder:)`: .png, .jpg, .jpeg); a
     /// `dataset.json` with a `"window"` entry provides the default window.
     /// - Throws: `ImageError` or `DatasetError` naming the file.
@@ -145,8 +146,13 @@ public struct HocDataset: Sendable {
             return try HocDataset(image: Image.read(path: path), options: options)
         }
         let names = try Image.imageNames(inFolder: path)
-        let preferred = names.filter { $0.hasPrefix("image-") }
-        let chosen = preferred.isEmpty ? names : preferred
+        // Images only, never their label maps or masks: `image-*` (synth-hoc) or `*_image.*`
+        // (image/mask/instance-map sets) when the folder names them so, else every other image.
+        func stem(_ name: String) -> String { (name as NSString).deletingPathExtension }
+        let preferred = names.filter { $0.hasPrefix("image-") || stem($0).hasSuffix("_image") }
+        let chosen = preferred.isEmpty
+            ? names.filter { !$0.hasPrefix("instances-") && !stem($0).hasSuffix("_instances") && !stem($0).hasSuffix("_mask") }
+            : preferred
         guard !chosen.isEmpty else { throw DatasetError.noImages(path: path) }
         if options.window == nil, let info = try? SynthHocInfo.read(folder: path) {
             options.window = info.window

@@ -1,4 +1,5 @@
 @testable import Carve
+import Foundation
 import Tensor
 import Testing
 
@@ -53,5 +54,33 @@ import Testing
             #expect(m.singleComponentRate == 2.0 / 3)
             #expect(m.singleObjectRate == expectedObjects, "object area \(String(describing: objectArea)): \(String(describing: m.singleObjectRate))")
         }
+    }
+
+    @Test func instanceMapsAreFoundBesideTheirImages() {
+        #expect(HocGroundTruth.mapPath(of: "/d/000_image.png") == "/d/000_instances.png")
+        #expect(HocGroundTruth.mapPath(of: "/d/image-007.png") == "/d/instances-007.png")
+        #expect(HocGroundTruth.mapPath(of: "/d/coins.jpg") == "/d/coins_instances.png")
+    }
+
+    /// `carve ckpt eval` of a hoc checkpoint on data with instance maps reports the shape measure
+    /// and the classical baseline, scored against every object of the maps.
+    @Test func hocEvaluationWithInstanceMapsReportsShapeAndBaseline() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("carve-hocref-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("beans")
+        try SynthHoc.write(to: data.path, count: 1, seed: 3)
+        var config = try Presets.named("tiny")
+        config.steps = 2
+        _ = try Trainer(config: config, options: TrainOptions(runDirectory: root.appendingPathComponent("run"), dataPath: data.path, quiet: true),
+                        communicator: LocalCommunicator()).train()
+        let metrics = try Evaluator.evaluate(checkpoint: root.appendingPathComponent("run/checkpoints/step-00000002.safetensors"),
+                                             dataPath: data.path, out: root.appendingPathComponent("eval"))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: metrics)) as! [String: Any]
+        let shape = try #require(report["shape_iou"] as? Double)
+        #expect(shape >= 0 && shape <= 1)
+        let baseline = try #require(report["baseline"] as? [String: Any])
+        let labels = try LabelMap.read(path: data.appendingPathComponent("instances-000.png").path)
+        #expect(baseline["true_count"] as? Int == Set(labels.labels).subtracting([0]).count)
+        #expect((baseline["ap50"] as? Double).map { $0 >= 0 && $0 <= 1 } == true)
     }
 }

@@ -75,6 +75,30 @@ struct InstanceTests {
         let m = InstanceMatching(predicted: labels, truth: LabelMap(height: h, width: w, labels: truth))
         #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
     }
+
+    /// Camera noise is not a crowd of one-pixel objects: two discs in salt-and-pepper noise (one
+    /// pixel in twelve flipped) are still two instances, each its disc.
+    @Test func noiseDoesNotBecomeObjects() {
+        let h = 40, w = 60
+        var image = Image(channels: 1, height: h, width: w, repeating: 0.1)
+        var truth = [UInt16](repeating: 0, count: h * w)
+        for y in 0..<h {
+            for x in 0..<w {
+                for (id, cx) in [(1, 15), (2, 44)] {
+                    let dy = Double(y) - 20, dx = Double(x - cx)
+                    if dx * dx + dy * dy <= 100 { truth[y * w + x] = UInt16(id); image.pixels[y * w + x] = 0.8 }
+                }
+            }
+        }
+        var state: UInt64 = 12345
+        for i in 0..<(h * w) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            if (state >> 33) % 12 == 0 { image.pixels[i] = image.pixels[i] > 0.5 ? 0.1 : 0.8 }
+        }
+        let m = InstanceMatching(predicted: ClassicalSegmentation.instances(of: image),
+                                 truth: LabelMap(height: h, width: w, labels: truth))
+        #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
+    }
 }
 
 /// The shape measure tells a square from a disc of the same area.

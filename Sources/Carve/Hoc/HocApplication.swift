@@ -16,13 +16,13 @@ public struct HocApplication: Application {
 
     let config: Configuration
     let data: HocDataset
-    /// Median full object area in patch pixels (rank 0, synth-hoc folders only).
-    let objectArea: Double?
+    /// What rank 0 knows of the real objects (nil elsewhere, or without instance maps).
+    let reference: HocEvaluation.Reference
 
     public init(config: Configuration, options: TrainOptions, isLeader: Bool) throws {
         self.config = config
         data = try Self.loadData(config: config, dataPath: options.dataPath)
-        objectArea = isLeader ? Self.groundTruthObjectArea(config: config, dataPath: options.dataPath) : nil
+        reference = isLeader ? try Self.reference(config: config, data: data, dataPath: options.dataPath) : HocEvaluation.Reference()
     }
 
     public var datasetSize: Int { data.count }
@@ -37,16 +37,16 @@ public struct HocApplication: Application {
     }
 
     public func evaluate(_ model: HocGAN, step: Int, run: RunFolder) throws -> EvaluationOutcome {
-        let evaluation = HocEvaluation(gan: model, data: data, config: config, objectArea: objectArea)
+        let evaluation = HocEvaluation(gan: model, data: data, config: config, reference: reference)
         return try evaluation.measure(step: step).write(into: run, step: step)
     }
 
     public static func evaluate(_ model: HocGAN, step: Int, file: String, dataPath: String?, out: URL) throws -> URL {
         let config = model.config
         let data = try loadData(config: config, dataPath: dataPath)  // before creating `out`
+        let reference = try Self.reference(config: config, data: data, dataPath: dataPath)
         try Evaluator.createFolder(out)
-        let evaluation = HocEvaluation(gan: model, data: data, config: config,
-                                       objectArea: groundTruthObjectArea(config: config, dataPath: dataPath))
+        let evaluation = HocEvaluation(gan: model, data: data, config: config, reference: reference)
         return try evaluation.measure(step: step).write(into: out)
     }
 
@@ -60,6 +60,17 @@ public struct HocApplication: Application {
             patchSize: config.imageSize, horizontalFlips: config.flips, verticalFlips: config.flips)
         if let dataPath { return try HocDataset.load(path: dataPath, options: options) }
         return try HocDataset.embeddedDefault(options: options)
+    }
+
+    /// What the data says about its real objects: their median area in patch pixels (a synth-hoc
+    /// folder's unoccluded areas, else the instance maps'), their outlines at patch scale, and the
+    /// classical baseline's scores against the maps (`HocGroundTruth`).
+    static func reference(config: Configuration, data: HocDataset, dataPath: String?) throws -> HocEvaluation.Reference {
+        let truth = try HocGroundTruth.find(dataPath: dataPath)
+        let scale = Double(config.imageSize) / Double(data.options.window ?? config.imageSize)
+        return HocEvaluation.Reference(
+            objectArea: groundTruthObjectArea(config: config, dataPath: dataPath) ?? truth?.medianArea(scale: scale),
+            objects: truth?.objects(scale: scale), baseline: truth?.baseline())
     }
 
     /// The median full (unoccluded) area of a ground-truth object in patch pixels, when the data

@@ -14,14 +14,24 @@ import Tensor
 public struct HocEvaluation {
     let gan: HocGAN
     let config: Configuration
-    /// Median full object area in patch pixels, when known.
-    let objectArea: Double?
+    let reference: Reference
+    var objectArea: Double? { reference.objectArea }
     let realPatches: (Int) -> Tensor
 
-    init(gan: HocGAN, data: HocDataset, config: Configuration, objectArea: Double? = nil) {
+    /// What is known of the real objects, when anything is (`HocApplication.reference`).
+    struct Reference {
+        /// Median object area in patch pixels.
+        var objectArea: Double? = nil
+        /// Object outlines at patch scale (for the shape measure).
+        var objects: [ShapeMatching.Object]? = nil
+        /// Otsu + watershed against the instance maps.
+        var baseline: BaselineScores? = nil
+    }
+
+    init(gan: HocGAN, data: HocDataset, config: Configuration, reference: Reference = Reference()) {
         self.gan = gan
         self.config = config
-        self.objectArea = objectArea
+        self.reference = reference
         self.realPatches = { n in
             let count = min(n, data.count)
             let size = config.imageSize
@@ -39,9 +49,15 @@ public struct HocEvaluation {
         public var singleComponentRate: Double
         public var singleObjectRate: Double?
         public var objectAreaPixels: Double?
+        /// The mean over sampled masks of their IoU with the best-matching real object, centroids
+        /// aligned (`ShapeMatching`): a disc scores ~0.95 against coins, a square ~0.83.
+        public var shapeIoU: Double?
+        /// The classical baseline (Otsu + watershed) against the instance maps.
+        public var baseline: BaselineScores?
         enum CodingKeys: String, CodingKey {
             case step, samples, maskAreaMean = "mask_area_mean", singleComponentRate = "single_component_rate"
             case singleObjectRate = "single_object_rate", objectAreaPixels = "object_area_pixels"
+            case shapeIoU = "shape_iou", baseline
         }
     }
 
@@ -57,11 +73,13 @@ public struct HocEvaluation {
         defer { gan.generator.train(true) }
         let instances = Autodiff.withoutRecording { gan.generator(z) }
         let m = Self.maskMetrics(instances: instances, objectArea: objectArea)
+        let shape = reference.objects.map { Self.shapeIoU(instances: instances, objects: $0) }
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
-                            objectAreaPixels: objectArea)
+                            objectAreaPixels: objectArea, shapeIoU: shape, baseline: reference.baseline)
         var summary = String(format: "single-component rate %.3f, mask area %.3f", m.singleComponentRate, m.areaMean)
         if let rate = m.singleObjectRate { summary += String(format: ", single-object rate %.3f", rate) }
+        if let shape { summary += String(format: ", shape IoU %.3f", shape) }
         return EvaluationOutput(report: report, panel: panel(instances: instances, step: step), summary: summary)
     }
 
@@ -89,6 +107,18 @@ public struct HocEvaluation {
             }
         }
         return (areaSum / Double(k), Double(single) / Double(k), objectArea.map { _ in Double(objects) / Double(k) })
+    }
+
+    /// The mean over sampled instances [K, 4, S, S] of `ShapeMatching.bestIoU` of their masks
+    /// (> 0.5) with the real objects (an empty mask scores 0).
+    static func shapeIoU(instances: Tensor, objects: [ShapeMatching.Object]) -> Double {
+        let k = instances.shape[0], size = instances.shape[2], hw = size * size
+        var sum = 0.0
+        for i in 0..<k {
+            let mask = instances.data + (i * 4 + 3) * hw
+            sum += ShapeMatching.bestIoU((0..<hw).map { mask[$0] > 0.5 }, height: size, width: size, objects: objects)
+        }
+        return sum / Double(max(k, 1))
     }
 
     /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks.
