@@ -84,7 +84,7 @@ public final class DistributedDataParallel {
     private func purpose(_ what: String) -> String { name.map { "\(what) of \($0)" } ?? what }
 
     /// A 64-bit fingerprint of the names and shapes of the parameters and buffers.
-    public var layoutFingerprint: UInt64 {
+    public var parameterFingerprint: UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ s: String) { for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
         for (name, t) in parameters { mix("p:\(name)\(t.shape);") }
@@ -93,14 +93,14 @@ public final class DistributedDataParallel {
     }
 }
 
-/// Ranks that disagree on what they train: different model layout or configuration.
+/// Ranks that disagree on what they train: different parameters (names, shapes) or configuration.
 public struct AgreementError: LocalizedError, Equatable {
     public let message: String
     public var errorDescription: String? { message }
 }
 
 extension Communicator {
-    /// Checks that every rank holds the same `fingerprints` (e.g. model layout and configuration
+    /// Checks that every rank holds the same `fingerprints` (e.g. the parameter fingerprint and configuration
     /// hash); throws the same error on every rank when any differs, so no rank hangs later.
     public func verifyAgreement(_ fingerprints: [(what: String, value: UInt64)]) throws {
         guard worldSize > 1 else { return }

@@ -125,7 +125,7 @@ struct LayerCase: CustomTestStringConvertible, Sendable {
         #expect(bn.weight.array == [1, 1] && bn.runningVar.array == [1, 1])
     }
 
-    @Test func layoutOpsMoveValuesAsDocumented() {
+    @Test func padCropOpsMoveValuesAsDocumented() {
         let x = Tensor(shape: [1, 1, 2, 3], values: [1, 2, 3, 4, 5, 6])
         #expect(pad(x, 1).array == [0, 0, 0, 0, 0,  0, 1, 2, 3, 0,  0, 4, 5, 6, 0,  0, 0, 0, 0, 0])
         #expect(crop(x, top: 1, left: 1, height: 1, width: 2).array == [5, 6])

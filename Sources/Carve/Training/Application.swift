@@ -63,8 +63,11 @@ extension GANModel {
     public func synchronizeReplicas() throws {
         guard let communicator = replicas.first?.parallel.communicator else { return }
         try communicator.verifyAgreement([("configuration", config.hash)]
-            + replicas.map { ("\($0.name) layout", $0.parallel.layoutFingerprint) })
-        for replica in replicas { try replica.parallel.broadcastParameters() }
+            + replicas.map { ("\($0.name) parameters", $0.parallel.parameterFingerprint) })
+        for replica in replicas {
+            replica.parallel.name = replica.name  // "gradients of discriminator" in a watchdog message
+            try replica.parallel.broadcastParameters()
+        }
     }
 }
 
