@@ -24,14 +24,21 @@ final class Progress {
         let done = step - first
         let elapsed = now.timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
-        let stats = metricsLine + String(format: " %.1f img/s ETA %@", imagesPerSecond, Self.duration(eta))
+        // Time first: when the line must be cut to the terminal, the metrics at its end go.
+        let stats = String(format: "%@ elapsed, ETA %@, %.1f img/s ", Self.duration(elapsed), Self.duration(eta),
+                           imagesPerSecond) + metricsLine
         if bar {
             guard now.timeIntervalSince(lastPrint) > 0.2 || step == total else { return }
             lastPrint = now
-            let width = 24
+            // One line that fits the terminal (a wrapped line would scroll five times a second):
+            // the bar shrinks first, then the metrics are cut.
+            let columns = Self.terminalColumns()
+            let counter = " \(step)/\(total) "
+            let width = max(0, min(24, columns - 2 - counter.count - stats.count - 1))
             let filled = total > 0 ? min(width, width * step / total) : width
-            let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                + "] \(step)/\(total) " + stats
+            var line = (width > 0 ? "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]" : "")
+                + counter + stats
+            if line.count >= columns { line = String(line.prefix(max(columns - 1, 1))) }
             FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
             lastLine = line
         } else {
@@ -44,6 +51,14 @@ final class Progress {
     func finish() {
         if enabled && bar && !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
         lastLine = ""
+    }
+
+    /// The width of the terminal on stderr (TIOCGWINSZ), else $COLUMNS, else 80.
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        if ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        return 80
     }
 
     static func duration(_ seconds: Double) -> String {
