@@ -12,8 +12,8 @@
 # Each kill waits until the running job has written a checkpoint of its own (so every restart
 # makes progress), then a random 0–1.5 s (so kills land in steps, allreduces and checkpoint
 # writes alike). Options: --kills N (20), --ranks W (4), --seed S (bash's RANDOM, for the choice
-# of victims and delays; default from the clock, printed), --work DIR (default a fresh temporary
-# folder, removed on success). MPI as root and on few cores: the flags are added here.
+# of victims and delays; default from the clock, printed), --work DIR (kept; default a fresh
+# temporary folder, removed on success). MPI as root and on few cores: the flags are added here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +31,10 @@ done
 carve=${CARVE:-.build/release/carve}
 [[ -x $carve ]] || { echo "$me: no executable $carve (make build, or set CARVE)" >&2; exit 1; }
 carve=$(cd "$(dirname "$carve")" && pwd)/$(basename "$carve")
+carve_real=$(readlink -f "$carve")
 command -v mpirun >/dev/null || { echo "$me: no mpirun on PATH (run launch/setup.sh)" >&2; exit 1; }
-[[ -n $work ]] || work=$(mktemp -d /tmp/carve-kill-loop.XXXXXX)
+keep=yes
+[[ -n $work ]] || { work=$(mktemp -d /tmp/carve-kill-loop.XXXXXX); keep=no; }
 mkdir -p "$work"
 RANDOM=$seed
 started=$(date +%s)
@@ -44,7 +46,7 @@ supervisor=""
 
 fail() {
     echo "$me: FAIL: $*" >&2
-    echo "$me: work folder kept: $work (supervise.log, supervise.err, run/, ref/)" >&2
+    echo "$me: work folder kept: $work (supervise.log, supervise.err, run/, ref/, ref.err)" >&2
     exit 1
 }
 cleanup() {
@@ -59,8 +61,14 @@ cleanup() {
 trap cleanup EXIT
 
 session_pids() { ps -e -o pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'; }
-# The rank processes of the job whose leader (mpirun) is $1.
-rank_pids() { ps -e -o pid=,sid=,comm= | awk -v s="$1" -v c="$(basename "$carve" | cut -c1-15)" '$2 == s && $3 == c { print $1 }'; }
+# The rank processes of the job whose leader (mpirun) is $1: those in its session running the
+# carve binary (their name may be `exe`: carve re-executes itself through /proc/self/exe).
+rank_pids() {
+    local pid
+    for pid in $(session_pids "$1"); do
+        [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$carve_real" ]] && echo "$pid"
+    done
+}
 latest_step() {
     local name
     name=$(cat "$1/checkpoints/latest" 2>/dev/null) || { echo 0; return; }
@@ -126,16 +134,18 @@ supervisor=""
 restarts=$(grep -c '; restart [0-9]* of [0-9]* in' "$log")
 [[ $restarts -eq $kills ]] || fail "the supervisor logged $restarts restarts for $kills kills"
 final=$(latest_step "$run")
-echo "stopped by SIGUSR1 at step $final after $kills kills and $restarts restarts"
+codes=$(grep -o 'exited with code [0-9]*' "$log" | awk '{ print $4 }' | sort -n | uniq -c | awk '{ printf "%s%s × %s", (NR > 1 ? ", " : ""), $2, $1 }')
+leftovers=$(grep -c 'leftover process' "$log")
+echo "stopped by SIGUSR1 at step $final after $kills kills and $restarts restarts (job exit codes: $codes; $leftovers time(s) the supervisor killed leftover processes)"
 
 # The uninterrupted run to the same step.
 timeout 600 "${mpi[@]}" "$carve" train --preset tiny --checkpoint-every 1 --steps "$final" --quiet --run-dir "$ref" \
-    || fail "the uninterrupted reference run to step $final failed"
+    2>"$work/ref.err" || fail "the uninterrupted reference run to step $final failed: $(tail -1 "$work/ref.err")"
 name=$(printf 'step-%08d.safetensors' "$final")
 if ! "$carve" ckpt diff "$ref/checkpoints/$name" "$run/checkpoints/$name" --tolerance 0 --optimizer >"$work/diff.txt" 2>&1; then
     cat "$work/diff.txt" >&2
     fail "step $final after $kills kills differs from the uninterrupted run (carve ckpt diff --tolerance 0 --optimizer)"
 fi
 trap - EXIT
-rm -rf "$work"
+[[ $keep == yes ]] || rm -rf "$work"
 echo "$me: PASS: after $kills kill -9s and restarts, step $final is bitwise the uninterrupted run's (weights and optimizer); $(($(date +%s) - started)) s"

@@ -98,12 +98,12 @@ trap 'forward USR1' USR1
 # Kills every process left in the job's session (ranks whose mpirun died, helpers), by pid.
 reap() {
     local sid=$1 pids
-    pids=$(ps -e -o pid=,sid= | awk -v s="$sid" '$2 == s { print $1 }')
+    pids=$(ps -e -o pid=,sid=,stat= | awk -v s="$sid" '$2 == s && $3 !~ /^Z/ { print $1 }')
     if [[ -n $pids ]]; then
         say "killing $(echo "$pids" | wc -w) leftover process(es) of the failed job: $(echo $pids)"
         kill -KILL $pids 2>/dev/null
         for _ in $(seq 50); do
-            ps -e -o sid= | grep -qx " *$sid" || break
+            ps -e -o sid=,stat= | awk -v s="$sid" '$1 == s && $2 !~ /^Z/ { found = 1 } END { exit !found }' || break
             sleep 0.1
         done
     fi
@@ -118,9 +118,9 @@ while :; do
     job=$!
     [[ -z $pid_file ]] || echo "$job" >"$pid_file"
     # wait returns early (> 128) when a trapped signal arrives; wait again until the job has ended.
+    # (bash's own "Killed" notice for a job that died by a signal is silenced; the log says it.)
     while :; do
-        wait "$job"
-        code=$?
+        { wait "$job"; code=$?; } 2>/dev/null
         kill -0 "$job" 2>/dev/null || break
     done
     elapsed=$(($(date +%s) - started))
