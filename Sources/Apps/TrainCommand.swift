@@ -31,10 +31,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("run-dir"), help: "The run folder (config, metrics, checkpoints, samples, eval). Default: a new runs/PRESET/version_N.")
     var runDir: String?
 
-    @Option(help: "Total training steps (overrides the preset).")
+    // .unconditional: "--steps -1" is a negative count ("must not be negative"), not a flag "-1".
+    @Option(parsing: .unconditional, help: "Total training steps (overrides the preset).")
     var steps: Int?
 
-    @Option(name: .customLong("batch-size"), help: "The global batch, split over the ranks.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The global batch, split over the ranks.")
     var batchSize: Int?
 
     @Option(help: "The run's seed.")
@@ -46,10 +47,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "With --resume: accept flags that change the run's trajectory (logged in RUN/changes.log).")
     var override = false
 
-    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint every K steps (0 = only at the end).")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint every K steps (0 = only at the end).")
     var checkpointEvery: Int?
 
-    @Option(name: .customLong("eval-every"), help: "Evaluate and write panels every E steps (0 = only at the end).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate and write panels every E steps (0 = only at the end).")
     var evalEvery: Int?
 
     @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a configuration value: key=value (repeatable).")

@@ -143,7 +143,11 @@ public struct HocDataset: Sendable {
         }
         var options = options
         if !isDirectory.boolValue {
-            return try HocDataset(image: Image.read(path: path), options: options)
+            do {
+                return try HocDataset(image: Image.read(path: path), options: options)
+            } catch DatasetError.badOption(let name, let reason) {
+                throw DatasetError.badOption(name: name, reason: "\(reason), for \(path)")
+            }
         }
         let names = try Image.imageNames(inFolder: path)
         // Images only, never their label maps or masks: `image-*` (synth-hoc) or `*_image.*`
@@ -158,7 +162,11 @@ public struct HocDataset: Sendable {
             options.window = info.window
         }
         let images = try chosen.map { try Image.read(path: (path as NSString).appendingPathComponent($0)) }
-        return try HocDataset(images: images, options: options)
+        do {
+            return try HocDataset(images: images, options: options)
+        } catch DatasetError.badOption(let name, let reason) {
+            throw DatasetError.badOption(name: name, reason: "\(reason), for the images of \(path)")
+        }
     }
 
     /// The coins photo shipped with Carve (scikit-image's `coins`; see Resources/CREDITS.md)

@@ -35,6 +35,16 @@ import TestSupport
         #expect(line.contains(arguments[0].split(separator: "=")[0]), "the line names the flag: \(line)")
         #expect(result.standardOutput.isEmpty, "stdout: \(result.standardOutput)")
     }
+
+    /// A negative count is a bad value named as such, not "Missing value" for a flag "-1".
+    @Test(arguments: [["--steps", "-1"], ["--batch-size", "-3"], ["--checkpoint-every", "-2"], ["--eval-every", "-5"]])
+    func aNegativeCountIsNamed(_ flag: [String]) throws {
+        let result = try runExecutable(carve, arguments: ["train", "--preset", "tiny"] + flag + ["--run-dir", "/nonexistent/never"])
+        #expect(result.exitCode == 64, "stderr: \(result.standardError)")
+        #expect(result.standardErrorLines.count == 1, "stderr: \(result.standardError)")
+        let line = result.standardErrorLines.first ?? ""
+        #expect(line.hasPrefix("carve: \(flag[0]) must") && !line.contains("Missing"), "\(line)")
+    }
 }
 
 /// `carveVersion` as written in Sources/Carve/Version.swift (this target does not link Carve).

@@ -291,6 +291,12 @@ import TestSupport
                 try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
                 return ["segment", $0.fg.path, "--images", empty.path, "--out", $0.fresh("empty-out").path]
             }, says: ["--images", "no PNG"]),
+            BadInput(name: "segment of a folder with a corrupt image", arguments: {
+                let folder = $0.fresh("corrupt-images")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0]).write(to: folder.appendingPathComponent("broken.png"))
+                return ["segment", $0.fg.path, "--images", folder.path, "--out", $0.fresh("corrupt-out").path]
+            }, says: ["broken.png"]),
             BadInput(name: "segment of a missing folder", arguments: {
                 ["segment", $0.fg.path, "--images", $0.root.appendingPathComponent("nowhere").path, "--out", $0.fresh("x").path]
             }, says: ["--images", "nowhere"]),

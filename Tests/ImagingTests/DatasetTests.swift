@@ -6,6 +6,19 @@ import Testing
     static let source = Image(channels: 1, height: 60, width: 80,
                               pixels: (0..<4800).map { Float(($0 * 7) % 101) / 100 })
 
+    /// An image smaller than the window is an error that names the file, not only the window.
+    @Test func aTooSmallImageIsNamed() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("carve-1x1-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Image(channels: 3, height: 1, width: 1, repeating: 0.5).write(path: path)
+        #expect {
+            _ = try HocDataset.load(path: path, options: HocOptions(window: 16))
+        } throws: { error in
+            let text = (error as? LocalizedError)?.errorDescription ?? ""
+            return text.contains("window") && text.contains(path)
+        }
+    }
+
     @Test func patchCountAndShapeFollowWindowStrideAndFlips() throws {
         let plain = try HocDataset(image: Self.source, options: HocOptions(window: 30, stride: 10, patchSize: 16))
         // y ∈ {0, 10, 20, 30}, x ∈ {0, 10, ..., 50}

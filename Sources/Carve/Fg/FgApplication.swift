@@ -117,7 +117,13 @@ public struct FgApplication: Application {
             throw FgToolError.noImages(flag: "--images", path: images)
         }
         guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: images) }
+        let existed = FileManager.default.fileExists(atPath: out.path)
         try Evaluator.createFolder(out)
+        var written = false
+        defer {
+            // A failure before the first mask (an unreadable image) leaves no empty folder behind.
+            if !written && !existed { try? FileManager.default.removeItem(at: out) }
+        }
         let network = gan.isDistilled(step: step) ? gan.student : gan.teacher
         let s = gan.config.imageSize, hw = s * s
         let chunk = 8
@@ -137,6 +143,7 @@ public struct FgApplication: Application {
                 if let threshold { mask.pixels = mask.pixels.map { $0 >= threshold ? 1 : 0 } }
                 let stem = (name as NSString).deletingPathExtension
                 try mask.write(path: out.appendingPathComponent(stem + ".png").path)
+                written = true
                 if overlay {
                     try Self.overlay(originals[k], mask: mask).write(path: out.appendingPathComponent(stem + "-overlay.png").path)
                 }

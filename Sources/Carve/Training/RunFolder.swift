@@ -32,8 +32,10 @@ public struct RunFolder: Sendable {
     }
 
     /// Writes config.json (`RunRecord`): the resolved configuration, the data paths, the world
-    /// size and carve's version.
+    /// size and carve's version. Temporaries of a writer killed mid-write (an aborted job) go
+    /// first; only rank 0, holding the folder's lock, calls this.
     public func writeConfig(_ record: RunRecord) throws {
+        try AtomicFile.removeStaleTemporaries(in: url)
         try AtomicFile.write(try record.json(), to: configURL)
     }
 
