@@ -109,10 +109,20 @@ extension Image {
             out.pixels.withUnsafeMutableBufferPointer { dst in
                 scratch.withUnsafeMutableBufferPointer { tmp in
                     for c in 0..<channels {
-                        resamplePlane(dst.baseAddress! + c * oh * ow,
-                                      src.baseAddress! + (c * height + y) * width + x, srcStride: width,
+                        let window = src.baseAddress! + (c * height + y) * width + x
+                        let plane = dst.baseAddress! + c * oh * ow
+                        resamplePlane(plane, window, srcStride: width,
                                       h: ch, ow: ow, oh: oh, across: across, down: down,
                                       scratch: tmp.baseAddress!)
+                        // Every output is a weighted mean of window values, but its weights sum
+                        // to 1 only up to rounding: a white window gave 1.0000001, outside
+                        // Image's [0, 1] (found by fuzz/, the jpeg target). Clamp each output
+                        // into the window's range, where a weighted mean lies.
+                        var lo = Float.infinity, hi = -Float.infinity
+                        for r in 0..<ch {
+                            for k in 0..<cw { lo = min(lo, window[r * width + k]); hi = max(hi, window[r * width + k]) }
+                        }
+                        for i in 0..<(oh * ow) { plane[i] = min(max(plane[i], lo), hi) }
                     }
                 }
             }

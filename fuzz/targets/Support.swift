@@ -1,6 +1,8 @@
 // Shared by the fuzz targets (compiled into each one by fuzz/build.sh): the input as a file on
-// tmpfs for the readers that take a path, the input as text, and a failure that libFuzzer records.
+// tmpfs for the readers that take a path, the input as text, the checks of a decoded image, and a
+// failure that libFuzzer records.
 import Foundation
+import Imaging
 
 /// One file per fuzzer process on tmpfs (/dev/shm), rewritten for every input and removed at exit.
 ///
@@ -45,4 +47,24 @@ func splitAtNUL(_ data: UnsafePointer<UInt8>, _ size: Int) -> (String, String?) 
 func fail(_ message: String) -> Never {
     fputs("fuzz property failed: \(message)\n", stderr)
     abort()
+}
+
+/// A decoded image keeps Image's contract (`channels` planes of height × width values in [0, 1]),
+/// and, when small, goes through what the data loaders do with it (gray/RGB, an fg box crop
+/// resized as FgDataset.crop does, a plain resize) with values staying in [0, 1].
+func checkDecoded(_ image: Image, channels allowed: ClosedRange<Int>, format: String) {
+    guard allowed.contains(image.channels), image.width >= 1, image.height >= 1,
+          image.pixels.count == image.channels * image.height * image.width
+    else { fail("\(format) read as \(image.channels) × \(image.height) × \(image.width), \(image.pixels.count) values") }
+    if let bad = image.pixels.first(where: { !($0 >= 0 && $0 <= 1) }) { fail("\(format) pixel value \(bad) outside [0, 1]") }
+    guard image.width * image.height <= 1 << 16 else { return }
+    let box = Box(x: Double(image.width) / 4, y: Double(image.height) / 3,
+                  w: Double(image.width) / 2 + 0.5, h: Double(image.height) / 2 + 0.5)
+    let w = box.pixelWindow(width: image.width, height: image.height)
+    for derived in [image.rgb().region(x: w.x, y: w.y, width: w.w, height: w.h, resizedTo: 8, 8),
+                    image.gray().resized(height: 3, width: 5)] {
+        if let bad = derived.pixels.first(where: { !($0 >= 0 && $0 <= 1) }) {
+            fail("\(format) \(image.channels) × \(image.height) × \(image.width): crop or resize value \(bad) outside [0, 1]")
+        }
+    }
 }

@@ -1,6 +1,6 @@
 // libFuzzer target: PNG files through Image.read(path:) and LabelMap.read(path:) (PNGShim over
 // libpng). Any ImageError is a correct answer; a trap, an ASan report or a decoded image whose
-// shape or values break Image's contract is a crash. Built by fuzz/build.sh, run by fuzz/run.sh.
+// shape or values break Image's contract (or break a crop or resize of it) is a crash. Built by fuzz/build.sh, run by fuzz/run.sh.
 //
 // Before writing the file the harness recomputes every chunk's CRC (when the input's last byte
 // is even): libpng rejects a chunk with a bad CRC at once, so without this nearly every mutation
@@ -17,13 +17,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bytes = Array(UnsafeBufferPointer(start: data, count: size))
     if bytes[size - 1] % 2 == 0 { fixChunkCRCs(&bytes) }
     let path = bytes.withUnsafeBufferPointer { FuzzFile.write($0.baseAddress!, size, name: "png") }
-    if let image = try? Image.read(path: path) {
-        guard (1...4).contains(image.channels), image.width >= 1, image.height >= 1,
-              image.pixels.count == image.channels * image.height * image.width
-        else { fail("PNG read as \(image.channels) × \(image.height) × \(image.width), \(image.pixels.count) values") }
-        if let bad = image.pixels.first(where: { !($0 >= 0 && $0 <= 1) }) { fail("PNG pixel value \(bad) outside [0, 1]") }
-        _ = image.rgb()
-    }
+    if let image = try? Image.read(path: path) { checkDecoded(image, channels: 1...4, format: "PNG") }
     if let labels = try? LabelMap.read(path: path) {
         guard labels.labels.count == labels.height * labels.width else { fail("label map shape") }
     }
