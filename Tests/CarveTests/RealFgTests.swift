@@ -110,9 +110,31 @@ import Testing
         #expect(soft.distillationPair(batch, step: 0).target.array.contains { $0 != 0 && $0 != 1 })
     }
 
+    /// "mixed" distillation inputs: each sample is either its crop (as `carve segment` will see
+    /// it, maybe mirrored) or the composite of "composite", never anything else.
+    @Test func mixedDistillationInputsAreCropsOrComposites() throws {
+        let batch = try FgTests.batch()
+        let plain = FgGAN(config: try Presets.named("tiny-fg"), communicator: LocalCommunicator())
+        let mixed = FgGAN(config: try Presets.named("tiny-fg").applying(["distill_inputs=mixed"]), communicator: LocalCommunicator())
+        var crops = 0, composites = 0
+        for step in 0..<4 {
+            let a = plain.distillationPair(batch, step: step).input, b = mixed.distillationPair(batch, step: step).input
+            let images = FgGAN.flipping(batch.images, where: [true, true, true, true])
+            let per = a.count / 4
+            for n in 0..<4 {
+                let got = Array(b.array[(n * per)..<((n + 1) * per)])
+                if got == Array(a.array[(n * per)..<((n + 1) * per)]) { composites += 1; continue }
+                let crop = Array(batch.images.array[(n * per)..<((n + 1) * per)]), mirrored = Array(images.array[(n * per)..<((n + 1) * per)])
+                #expect(got == crop || got == mirrored, "step \(step) sample \(n) is neither its crop nor the composite")
+                crops += 1
+            }
+        }
+        #expect(crops > 0 && composites > 0, "crops \(crops), composites \(composites) of 16")
+    }
+
     @Test func unknownRecipeValuesAreRefusedByName() throws {
         let config = try Presets.named("real-fg")
-        for bad in ["upsample=bilinear", "area_penalty=both", "distill_target=medium", "augment=1.5", "augment_target=-0.1", "augment_policy=flip,rotate"] {
+        for bad in ["distill_inputs=raw", "upsample=bilinear", "area_penalty=both", "distill_target=medium", "augment=1.5", "augment_target=-0.1", "augment_policy=flip,rotate"] {
             #expect(throws: ConfigurationError.self) { _ = try config.applying([bad]) }
         }
     }

@@ -171,13 +171,29 @@ public final class FgGAN: GANModel {
     public func distillationPair(_ batch: TrainingBatch, step: Int) -> (input: Tensor, target: Tensor) {
         let t = Self.masks(of: teacher, images: batch.images)
         return Autodiff.withoutRecording {
-            let input = Composition.composite(background: batch.background, layers: [(appearance: batch.images, mask: t)])
+            var input = Composition.composite(background: batch.background, layers: [(appearance: batch.images, mask: t)])
+            if config.distillInputs == "mixed" {
+                let raw = batch.samples.map { sample -> Bool in
+                    var rng = CounterRNG(seed: config.seed, purpose: "distill-raw", step: step, index: sample)
+                    return rng.uniform() < 0.5
+                }
+                input = Self.choosing(batch.images, over: input, where: raw)
+            }
             let flips = batch.samples.map { sample -> Bool in
                 var rng = CounterRNG(seed: config.seed, purpose: "distill-flip", step: step, index: sample)
                 return rng.uniform() < 0.5
             }
             let target = config.distillTarget == "hard" ? Self.hardened(t) : t
             return (Self.flipping(input, where: flips), Self.flipping(target, where: flips))
+        }
+    }
+
+    /// Sample n of `a` where `pick[n]`, else of `b` (both [N, …], no history).
+    static func choosing(_ a: Tensor, over b: Tensor, where pick: [Bool]) -> Tensor {
+        precondition(a.shape == b.shape && pick.count == a.shape[0], "choosing: \(a.shape), \(b.shape), \(pick.count) flags")
+        let per = a.count / max(a.shape[0], 1)
+        return Tensor(shape: a.shape) { out in
+            for (n, p) in pick.enumerated() { (out.baseAddress! + n * per).update(from: (p ? a.data : b.data) + n * per, count: per) }
         }
     }
 

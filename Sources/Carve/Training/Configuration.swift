@@ -78,6 +78,10 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// fg: the student's targets, "soft" (the teacher's masks, eq. 8) or "hard" (the teacher's
     /// masks thresholded at 0.5: the student learns calibrated masks, not the teacher's blur).
     public var distillTarget: String = "soft"
+    /// fg: the student's inputs, "composite" (the Appendix: the teacher's carved foreground over a
+    /// random background) or "mixed" (each sample, with probability ½, the crop itself instead, so
+    /// the student also sees real surroundings as segmentation will).
+    public var distillInputs: String = "composite"
     public var lrD: Double
     public var lrG: Double
     public var adamBeta1: Double
@@ -112,6 +116,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
         case maskEnvelope = "mask_envelope", maskTV = "mask_tv", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
+        case distillInputs = "distill_inputs"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -249,6 +254,7 @@ extension Configuration {
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
+        try need(["composite", "mixed"].contains(distillInputs), "distill_inputs must be composite or mixed, not \(distillInputs)")
         try need(augment >= 0 && augment <= 1, "augment must be in [0, 1]")
         if case .failure(let error) = DiffAugment.Transform.policy(augmentPolicy) { throw error }
         try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")
