@@ -35,10 +35,15 @@ libs=()
 for flag in $(pkg-config --libs-only-L openblas ompi-c); do libs+=("$flag"); done
 libs+=(-lpng16 -ljpeg -lopenblas -lmpi)
 
+# The objects of the modules' current sources (a build folder keeps the objects of deleted files:
+# the output-file-map names only those of this build), and the shims' C objects.
 objects=()
-for module in Tensor DDP Imaging Carve PNGShim JPEGShim MPIShim; do
-    objects+=("$BIN/$module.build"/*.o)
+for module in Tensor DDP Imaging Carve; do
+    while IFS= read -r object; do
+        [[ -f $object ]] && objects+=("$object")
+    done < <(grep -o '"object" *: *"[^"]*"' "$BIN/$module.build/output-file-map.json" | sed 's/.*: *"//; s/"$//')
 done
+for shim in PNGShim JPEGShim MPIShim; do objects+=("$BIN/$shim.build/$shim.c.o"); done
 
 mkdir -p "$SCRATCH/fuzzers"
 for target in "${TARGETS[@]}"; do

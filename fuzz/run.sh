@@ -9,7 +9,7 @@
 # Each target starts from its committed seeds (fuzz/corpus/TARGET) plus what earlier runs found
 # (.build-fuzz/corpus/TARGET, git-ignored; new inputs go there, never into fuzz/corpus). A crash
 # leaves its input in .build-fuzz/artifacts/TARGET/ and the fuzzer's report in
-# .build-fuzz/logs/TARGET.log; reproduce it with `.build-fuzz/fuzzers/TARGET FILE`. A crash
+# .build-fuzz/logs/TARGET.log; reproduce it with `SWIFT_BACKTRACE=enable=no .build-fuzz/fuzzers/TARGET FILE`. A crash
 # becomes a fix plus a regression test holding the input (Tests/*/FuzzRegressionTests.swift).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,8 @@ for target in "${TARGETS[@]}"; do
     start=$(date +%s.%N)
     # Single process (the machine is shared): no -jobs/-workers. -rss_limit_mb: a decoder may
     # take up to Image.defaultMaxPixels (8192²) as the library allows, which is not a bug.
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+    # SWIFT_BACKTRACE: Swift's own crash backtracer hangs under ASan; libFuzzer prints the stack.
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
         "$binary" "$corpus" "fuzz/corpus/$target" "${dict[@]}" \
         -max_total_time="$SECONDS_EACH" -runs="$RUNS" -max_len="$(max_len "$target")" \
         -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \

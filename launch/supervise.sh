@@ -22,7 +22,9 @@
 # --log FILE), with the time and the exit code.
 #
 # SIGINT, SIGTERM or SIGUSR1 sent to the supervisor go to the job (mpirun passes SIGUSR1 on to every
-# rank: checkpoint and exit 0) and end the supervision: no restart follows.
+# rank: checkpoint and exit 0) and end the supervision: no restart follows. Stop a supervised job
+# through the supervisor (or with `kill -USR1` to mpirun, which then exits 0): a SIGTERM sent to
+# mpirun itself makes it exit 1, which looks like any failure and is restarted.
 # The job runs in a session of its own (setsid), so that what is left of a failed job (ranks of a
 # killed mpirun) can be found and killed before the restart. --pid-file FILE holds the pid of the
 # running job's leader (its session id), for scripts that watch or kill it (launch/kill-loop.sh).

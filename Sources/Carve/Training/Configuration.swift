@@ -143,10 +143,18 @@ extension Configuration {
     /// Reads a configuration back from its JSON. A key the JSON lacks (a checkpoint or config.json
     /// written before the key existed) takes its declared default, which is what that older carve
     /// did; keys it does not know are ignored.
+    ///
+    /// Note [Negative zero]: -0 (`--set lambda_area=-0`, or -0.0 in a file) is read as 0. Kept,
+    /// it was written as `-0`, which reads back as the integer 0: the configuration equalled its
+    /// reread (-0 == 0) but its JSON and `hash` did not (found by fuzz/, the config target).
     public static func fromJSON(_ text: String) throws -> Configuration {
         do {
-            guard let given = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            guard var given = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                 throw ConfigurationError("configuration JSON is not an object")
+            }
+            for (key, value) in given {
+                // Note [Negative zero]; only -0 is replaced (false and 0 have a positive sign).
+                if let number = value as? NSNumber, number.doubleValue == 0, number.doubleValue.sign == .minus { given[key] = 0 }
             }
             // The declared defaults: a configuration built with only the keys that have none.
             var merged = try JSONSerialization.jsonObject(
@@ -220,7 +228,7 @@ extension Configuration {
             return i
         case is Double:
             guard let d = Double(v), d.isFinite else { throw ConfigurationError("--set \(key)=\(value): expected a number") }
-            return d
+            return d == 0 ? 0.0 : d  // Note [Negative zero]
         case is [Int]:
             let parts = v.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! > 0 }) else {
