@@ -57,22 +57,29 @@ struct InstanceTests {
         #expect(e[1 * 4 + 1] == Float(2).squareRoot() && e[2 * 4 + 2] == 2)
     }
 
-    /// Two touching discs of radius 6 (centres 11 apart) become two instances; Otsu separates
-    /// them from the dark background.
-    @Test func watershedSeparatesTouchingDiscs() {
-        let h = 20, w = 32
+    /// Discs of `radius` at (centreY, each of centresX) with gray `value` on a 0.1 background, and
+    /// their label map (ids 1, 2, … in the order given; an earlier disc keeps overlapping pixels).
+    static func discs(height h: Int, width w: Int, centreY: Int, centresX: [Int], radius r: Int,
+                      value: Float) -> (Image, LabelMap) {
         var image = Image(channels: 1, height: h, width: w, repeating: 0.1)
         var truth = [UInt16](repeating: 0, count: h * w)
         for y in 0..<h {
             for x in 0..<w {
-                for (id, cx) in [(1, 10), (2, 21)] {
-                    let dy = Double(y) - 10, dx = Double(x - cx)
-                    if dx * dx + dy * dy <= 36 && truth[y * w + x] == 0 { truth[y * w + x] = UInt16(id); image.pixels[y * w + x] = 0.9 }
+                for (k, cx) in centresX.enumerated() {
+                    let dy = y - centreY, dx = x - cx
+                    if dx * dx + dy * dy <= r * r && truth[y * w + x] == 0 { truth[y * w + x] = UInt16(k + 1); image.pixels[y * w + x] = value }
                 }
             }
         }
+        return (image, LabelMap(height: h, width: w, labels: truth))
+    }
+
+    /// Two touching discs of radius 6 (centres 11 apart) become two instances; Otsu separates
+    /// them from the dark background.
+    @Test func watershedSeparatesTouchingDiscs() {
+        let (image, truth) = Self.discs(height: 20, width: 32, centreY: 10, centresX: [10, 21], radius: 6, value: 0.9)
         let labels = ClassicalSegmentation.instances(of: image, radius: 3)
-        let m = InstanceMatching(predicted: labels, truth: LabelMap(height: h, width: w, labels: truth))
+        let m = InstanceMatching(predicted: labels, truth: truth)
         #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
     }
 
@@ -80,23 +87,14 @@ struct InstanceTests {
     /// pixel in twelve flipped) are still two instances, each its disc.
     @Test func noiseDoesNotBecomeObjects() {
         let h = 40, w = 60
-        var image = Image(channels: 1, height: h, width: w, repeating: 0.1)
-        var truth = [UInt16](repeating: 0, count: h * w)
-        for y in 0..<h {
-            for x in 0..<w {
-                for (id, cx) in [(1, 15), (2, 44)] {
-                    let dy = Double(y) - 20, dx = Double(x - cx)
-                    if dx * dx + dy * dy <= 100 { truth[y * w + x] = UInt16(id); image.pixels[y * w + x] = 0.8 }
-                }
-            }
-        }
+        let (clean, truth) = Self.discs(height: h, width: w, centreY: 20, centresX: [15, 44], radius: 10, value: 0.8)
+        var image = clean
         var state: UInt64 = 12345
         for i in 0..<(h * w) {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             if (state >> 33) % 12 == 0 { image.pixels[i] = image.pixels[i] > 0.5 ? 0.1 : 0.8 }
         }
-        let m = InstanceMatching(predicted: ClassicalSegmentation.instances(of: image),
-                                 truth: LabelMap(height: h, width: w, labels: truth))
+        let m = InstanceMatching(predicted: ClassicalSegmentation.instances(of: image), truth: truth)
         #expect(m.predictedCount == 2 && m.ap50 == 1, "\(m)")
     }
 }

@@ -1,4 +1,4 @@
-import Tensor
+@testable import Tensor
 import TestSupport
 import Testing
 
@@ -46,6 +46,18 @@ struct OpCase: CustomTestStringConvertible, Sendable {
 }
 
 @Suite struct ElementwiseGradTests {
+    /// Threads per rank: an explicit setting wins; otherwise the node's cores shared among the
+    /// ranks a launcher started on it, at least one.
+    @Test func threadsShareTheNodeAmongItsRanks() {
+        #expect(Threads.threads(in: [:], cores: 16) == 16)
+        #expect(Threads.threads(in: ["OMPI_COMM_WORLD_LOCAL_SIZE": "8"], cores: 16) == 2)
+        #expect(Threads.threads(in: ["SLURM_NTASKS_PER_NODE": "4(x2)"], cores: 16) == 4)
+        #expect(Threads.threads(in: ["MPI_LOCALNRANKS": "32"], cores: 16) == 1)
+        #expect(Threads.threads(in: ["OMPI_COMM_WORLD_LOCAL_SIZE": "8", "OPENBLAS_NUM_THREADS": "3"], cores: 16) == 3)
+        #expect(Threads.threads(in: ["CARVE_THREADS": "5", "OPENBLAS_NUM_THREADS": "3"], cores: 16) == 5)
+        #expect(Threads.threads(in: ["CARVE_THREADS": "0"], cores: 6) == 6)
+    }
+
     @Test func transposedSpatialSwapsTheLastTwoAxes() {
         let x = Tensor(shape: [1, 1, 2, 3], values: [1, 2, 3, 4, 5, 6])
         let t = x.transposedSpatial()

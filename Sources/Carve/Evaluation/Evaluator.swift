@@ -57,13 +57,4 @@ public enum Evaluator {
         return try FgApplication.segment(gan, step: checkpoint.step, images: images, out: out, threshold: threshold,
                                          overlay: overlay)
     }
-
-    /// Creates an output folder, or throws one error naming it.
-    static func createFolder(_ url: URL) throws {
-        do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError.runDirectory(path: url.path, reason: "cannot create it (\(error.localizedDescription))")
-        }
-    }
 }

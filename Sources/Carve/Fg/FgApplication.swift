@@ -59,7 +59,7 @@ public struct FgApplication: Application {
         guard data.hasMasks else {
             throw ConfigurationError("--data \(dataPath): no ground-truth masks (masks/ beside images/) in \(description); evaluating an fg checkpoint needs a labelled set, e.g. a synth-fg folder")
         }
-        try Evaluator.createFolder(out)
+        try RunFolder.createFolder(out)
         return try FgEvaluation(gan: model, data: data, dataDescription: description).measure(step: step).write(into: out)
     }
 
@@ -118,7 +118,7 @@ public struct FgApplication: Application {
         }
         guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: images) }
         let existed = FileManager.default.fileExists(atPath: out.path)
-        try Evaluator.createFolder(out)
+        try RunFolder.createFolder(out)
         var written = false
         defer {
             // A failure before the first mask (an unreadable image) leaves no empty folder behind.

@@ -45,7 +45,7 @@ public struct HocApplication: Application {
         let config = model.config
         let data = try loadData(config: config, dataPath: dataPath)  // before creating `out`
         let reference = try Self.reference(config: config, data: data, dataPath: dataPath)
-        try Evaluator.createFolder(out)
+        try RunFolder.createFolder(out)
         let evaluation = HocEvaluation(gan: model, data: data, config: config, reference: reference)
         return try evaluation.measure(step: step).write(into: out)
     }
@@ -102,7 +102,7 @@ public struct HocApplication: Application {
     /// the `count` samples and `composite-NNNN.png` for the first min(count, 8); the noise is a
     /// function of the run's seed and `step`. Returns the number of files written.
     static func sample(_ gan: HocGAN, step: Int, count: Int, out: URL) throws -> Int {
-        try Evaluator.createFolder(out)
+        try RunFolder.createFolder(out)
         gan.generator.train(false)
         let d = gan.config.zDim
         let z = Tensor(shape: [count, d]) { buffer in

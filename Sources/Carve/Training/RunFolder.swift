@@ -22,12 +22,15 @@ public struct RunFolder: Sendable {
 
     /// Creates the folders; throws naming the folder when that fails.
     public func create() throws {
-        for dir in [url, checkpoints, samples, eval] {
-            do {
-                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            } catch {
-                throw TrainingError.runDirectory(path: dir.path, reason: "cannot create it (\(error.localizedDescription))")
-            }
+        for dir in [url, checkpoints, samples, eval] { try Self.createFolder(dir) }
+    }
+
+    /// Creates a folder (and its parents), or throws one error naming it.
+    static func createFolder(_ dir: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError.runDirectory(path: dir.path, reason: "cannot create it (\(error.localizedDescription))")
         }
     }
 

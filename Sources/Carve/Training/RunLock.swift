@@ -19,11 +19,7 @@ final class RunLock {
     /// Takes RUN/.lock (creating RUN), breaking a stale lock of a dead process on this host.
     /// - Throws: `TrainingError.runDirectory` naming the holder when another live run has it.
     static func acquire(folder: URL) throws -> RunLock {
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError.runDirectory(path: folder.path, reason: "cannot create it (\(error.localizedDescription))")
-        }
+        try RunFolder.createFolder(folder)
         let url = folder.appendingPathComponent(".lock")
         let me = "\(hostName()) \(getpid()) \(startTime(of: getpid()) ?? 0)"
         for attempt in 0..<2 {

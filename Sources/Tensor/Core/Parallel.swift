@@ -7,29 +7,35 @@ import Foundation
 public enum Threads {
     /// CARVE_THREADS, else OPENBLAS_NUM_THREADS, else this node's cores divided among the ranks a
     /// launcher started on it (`localRanks`), at least 1.
-    public nonisolated(unsafe) static var count: Int = {
-        if let n = explicit { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount / localRanks)
-    }()
+    public nonisolated(unsafe) static var count: Int = threads(in: ProcessInfo.processInfo.environment,
+                                                             cores: ProcessInfo.processInfo.activeProcessorCount)
 
     /// The thread count the environment sets (CARVE_THREADS or OPENBLAS_NUM_THREADS), if any.
-    public static let explicit: Int? = {
-        let env = ProcessInfo.processInfo.environment
+    public static let explicit: Int? = explicit(in: ProcessInfo.processInfo.environment)
+
+    /// The processes a launcher started on this node, 1 without a launcher.
+    public static let localRanks: Int = localRanks(in: ProcessInfo.processInfo.environment)
+
+    /// The thread count for an environment and a node of `cores` cores.
+    static func threads(in env: [String: String], cores: Int) -> Int {
+        explicit(in: env) ?? max(1, cores / localRanks(in: env))
+    }
+
+    static func explicit(in env: [String: String]) -> Int? {
         for key in ["CARVE_THREADS", "OPENBLAS_NUM_THREADS"] {
             if let s = env[key], let n = Int(s), n > 0 { return n }
         }
         return nil
-    }()
+    }
 
-    /// The processes a launcher started on this node (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE,
-    /// MPICH's MPI_LOCALNRANKS, Slurm's SLURM_NTASKS_PER_NODE), 1 without a launcher.
-    public static let localRanks: Int = {
-        let env = ProcessInfo.processInfo.environment
+    /// Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS or Slurm's
+    /// SLURM_NTASKS_PER_NODE (whose "4(x2)" form counts 4), else 1.
+    static func localRanks(in env: [String: String]) -> Int {
         for key in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"] {
             if let s = env[key], let n = Int(s.prefix { $0.isNumber }), n > 0 { return n }
         }
         return 1
-    }()
+    }
 }
 
 /// Chunks per thread of `parallelFor` (and of split sgemm calls): a few, so the split balances.
