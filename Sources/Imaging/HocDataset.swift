@@ -136,6 +136,21 @@ public struct HocDataset: Sendable {
     /// (`Image.imageNames(inFolder:)`: .png, .jpg, .jpeg); a
     /// `dataset.json` with a `"window"` entry provides the default window.
     /// - Throws: `ImageError` or `DatasetError` naming the file.
+    /// The images of a hoc folder, never their label maps or masks: `image-*` (synth-hoc) or
+    /// `*_image.*` (image/mask/instance-map sets) when the folder names them so, else every other
+    /// image (`Image.imageNames(inFolder:)`).
+    /// - Throws: `DatasetError.noImages` when there is none; `ImageError` for an unreadable folder.
+    public static func imageNames(inHocFolder path: String) throws -> [String] {
+        let names = try Image.imageNames(inFolder: path)
+        func stem(_ name: String) -> String { (name as NSString).deletingPathExtension }
+        let preferred = names.filter { $0.hasPrefix("image-") || stem($0).hasSuffix("_image") }
+        let chosen = preferred.isEmpty
+            ? names.filter { !$0.hasPrefix("instances-") && !stem($0).hasSuffix("_instances") && !stem($0).hasSuffix("_mask") }
+            : preferred
+        guard !chosen.isEmpty else { throw DatasetError.noImages(path: path) }
+        return chosen
+    }
+
     public static func load(path: String, options: HocOptions = HocOptions()) throws -> HocDataset {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -149,15 +164,7 @@ public struct HocDataset: Sendable {
                 throw DatasetError.badOption(name: name, reason: "\(reason), for \(path)")
             }
         }
-        let names = try Image.imageNames(inFolder: path)
-        // Images only, never their label maps or masks: `image-*` (synth-hoc) or `*_image.*`
-        // (image/mask/instance-map sets) when the folder names them so, else every other image.
-        func stem(_ name: String) -> String { (name as NSString).deletingPathExtension }
-        let preferred = names.filter { $0.hasPrefix("image-") || stem($0).hasSuffix("_image") }
-        let chosen = preferred.isEmpty
-            ? names.filter { !$0.hasPrefix("instances-") && !stem($0).hasSuffix("_instances") && !stem($0).hasSuffix("_mask") }
-            : preferred
-        guard !chosen.isEmpty else { throw DatasetError.noImages(path: path) }
+        let chosen = try imageNames(inHocFolder: path)
         if options.window == nil, let info = try? SynthHocInfo.read(folder: path) {
             options.window = info.window
         }
@@ -271,6 +278,55 @@ public func blackDisk(_ p: UnsafeMutablePointer<Float>, channels: Int, size: Int
             let dx = Float(x) + 0.5 - centre
             if dx * dx + dy * dy <= radius * radius {
                 for c in 0..<channels { p[(c * size + y) * size + x] = 0 }
+            }
+        }
+    }
+}
+
+// MARK: - Object-free plates
+
+extension HocDataset {
+    /// The colour of the cluster's background, per source: mean and standard deviation of each
+    /// channel over the pixels Otsu's threshold puts on the background side (`ClassicalSegmentation
+    /// .foreground`, smoothed first as the baseline does).
+    public struct Plate: Sendable, Equatable {
+        public var mean: [Float]
+        public var deviation: [Float]
+    }
+
+    /// One `Plate` per source image.
+    public func plates() -> [Plate] {
+        scaledSources.map { source in
+            let hw = source.planeSize
+            let fg = ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed(source.gray()))
+            var mean = [Float](repeating: 0, count: 3), deviation = mean
+            let background = (0..<hw).filter { !fg[$0] }
+            let pixels = background.isEmpty ? Array(0..<hw) : background
+            for c in 0..<3 {
+                var s = 0.0, s2 = 0.0
+                for i in pixels { let v = Double(source.pixels[c * hw + i]); s += v; s2 += v * v }
+                let m = s / Double(pixels.count)
+                mean[c] = Float(m)
+                deviation[c] = Float(max(s2 / Double(pixels.count) - m * m, 0).squareRoot())
+            }
+            return Plate(mean: mean, deviation: deviation)
+        }
+    }
+
+    /// Fills `out` (N × 3 × P × P) with object-free plates: for global sample `g` = `samples[n]`,
+    /// the `Plate` of a source chosen by CounterRNG(seed, "hoc-plate", step, g) with Gaussian
+    /// noise of its deviation, clamped to [0, 1]. Pure function of (seed, step, g).
+    public func fillPlates(_ out: UnsafeMutableBufferPointer<Float>, plates: [Plate], seed: UInt64, step: Int, samples: [Int]) {
+        let p = patchSize, size = 3 * p * p
+        precondition(out.count == samples.count * size && !plates.isEmpty,
+                     "HocDataset.fillPlates: buffer of \(out.count) floats for \(samples.count) × 3 × \(p) × \(p)")
+        for (n, g) in samples.enumerated() {
+            var rng = CounterRNG(seed: seed, purpose: "hoc-plate", step: step, index: g)
+            let plate = plates[rng.int(below: plates.count)]
+            for c in 0..<3 {
+                for i in 0..<(p * p) {
+                    out[n * size + c * p * p + i] = min(max(plate.mean[c] + plate.deviation[c] * rng.normal(), 0), 1)
+                }
             }
         }
     }

@@ -204,3 +204,19 @@ extension Image {
         pixels.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
     }
 }
+
+extension Image {
+    /// This image grown to at least `minHeight` × `minWidth` by repeating its last row and column
+    /// (the image stays at the top-left; an image already that large is returned as it is).
+    public func padded(toAtLeast minHeight: Int, _ minWidth: Int) -> Image {
+        let oh = max(height, minHeight), ow = max(width, minWidth)
+        if oh == height && ow == width { return self }
+        var out = Image(channels: channels, height: oh, width: ow)
+        for c in 0..<channels {
+            for y in 0..<oh {
+                for x in 0..<ow { out.pixels[(c * oh + y) * ow + x] = pixels[(c * height + min(y, height - 1)) * width + min(x, width - 1)] }
+            }
+        }
+        return out
+    }
+}

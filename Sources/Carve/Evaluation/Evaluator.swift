@@ -43,16 +43,22 @@ public enum Evaluator {
         return try HocApplication.sample(gan, step: checkpoint.step, count: count, out: out)
     }
 
-    /// `carve segment` (fg): one mask PNG per PNG or JPEG in `images`, written into `out` (see
-    /// `FgApplication.segment`); returns the number of masks written.
-    /// - Throws: `FgToolError.noImages` for a folder without images; `ConfigurationError` for a hoc
-    ///   checkpoint; `ImageError` naming an unreadable image.
+    /// `carve segment`: fg, one mask PNG per PNG or JPEG in `images`, written into `out` (see
+    /// `FgApplication.segment`); hoc, the instances of each image by the distilled segmenter
+    /// (label map, overlay, CSV; `HocApplication.segment`). Returns the number of images.
+    /// - Throws: `FgToolError.noImages` for a folder without images; `HocToolError` for a hoc
+    ///   checkpoint without a segmenter; `ImageError` naming an unreadable image.
     /// - Parameters:
     ///   - threshold: write 0/1 masks (foreground where ≥ threshold) instead of soft ones.
-    ///   - overlay: also write `NAME-overlay.png`, the image with its background dimmed.
+    ///   - overlay: also write `NAME-overlay.png`, the image with its background dimmed (fg).
+    ///   - window: hoc: source pixels per patch (default: the run's).
     public static func segment(checkpoint url: URL, images: String, out: URL, threshold: Float? = nil,
-                               overlay: Bool = false) throws -> Int {
+                               overlay: Bool = false, window: Int? = nil) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
+        if try CheckpointTools.configuration(of: checkpoint, file: url.path).application == HocApplication.name {
+            let gan = try CheckpointTools.model(of: HocApplication.self, from: checkpoint, file: url.path)
+            return try HocApplication.segment(gan, step: checkpoint.step, file: url.path, images: images, out: out, window: window)
+        }
         let gan = try CheckpointTools.model(of: FgApplication.self, from: checkpoint, file: url.path)
         return try FgApplication.segment(gan, step: checkpoint.step, images: images, out: out, threshold: threshold,
                                          overlay: overlay)

@@ -18,20 +18,30 @@ public struct HocApplication: Application {
     let data: HocDataset
     /// What rank 0 knows of the real objects (nil elsewhere, or without instance maps).
     let reference: HocEvaluation.Reference
+    /// The object-free backgrounds of the distillation steps (empty without distillation).
+    let plates: [HocDataset.Plate]
 
     public init(config: Configuration, options: TrainOptions, isLeader: Bool) throws {
         self.config = config
         data = try Self.loadData(config: config, dataPath: options.dataPath)
         reference = isLeader ? try Self.reference(config: config, data: data, dataPath: options.dataPath) : HocEvaluation.Reference()
+        plates = config.distillSteps > 0 ? data.plates() : []
     }
 
     public var datasetSize: Int { data.count }
 
+    /// Adversarial steps: real patches and, as backgrounds, real patches with a black disk.
+    /// Distillation steps (Note [hoc distillation]): object-free plates of the cluster's
+    /// background colour as backgrounds.
     public func batch(step: Int, indices: [Int], samples: [Int]) -> TrainingBatch {
         let b = indices.count, size = config.imageSize
         let real = Tensor(shape: [b, 3, size, size]) { data.fillPatches($0, indices: indices) }
         let background = Tensor(shape: [b, 3, size, size]) {
-            data.fillBackgrounds($0, seed: config.seed, step: step, samples: samples)
+            if step >= config.steps && !plates.isEmpty {
+                data.fillPlates($0, plates: plates, seed: config.seed, step: step, samples: samples)
+            } else {
+                data.fillBackgrounds($0, seed: config.seed, step: step, samples: samples)
+            }
         }
         return TrainingBatch(images: real, background: background, samples: samples)
     }
@@ -70,7 +80,8 @@ public struct HocApplication: Application {
         let scale = Double(config.imageSize) / Double(data.options.window ?? config.imageSize)
         return HocEvaluation.Reference(
             objectArea: groundTruthObjectArea(config: config, dataPath: dataPath) ?? truth?.medianArea(scale: scale),
-            objects: truth?.objects(scale: scale), baseline: truth?.baseline())
+            objects: truth?.objects(scale: scale), baseline: truth?.baseline(), truth: truth,
+            window: data.options.window ?? config.imageSize)
     }
 
     /// The median full (unoccluded) area of a ground-truth object in patch pixels, when the data
@@ -136,5 +147,100 @@ public struct HocApplication: Application {
             written += 1
         }
         return written
+    }
+
+    // MARK: - Segmenting images
+
+    /// `carve segment` of a hoc checkpoint: the instances of every image in `images` (a folder,
+    /// or one image file) by the distilled segmenter (`HocSegmentation`), written into `out`:
+    /// `NAME_labels.png` (16-bit ids, 0 = background), `NAME-overlay.png` (outlines),
+    /// `NAME.csv` (one row per instance: id, area, centroid, bounding box) and `counts.csv`
+    /// (image, count). Returns the number of images.
+    ///
+    /// - Parameter window: source pixels per patch; nil takes the run's `window` (or the
+    ///   embedded photo's when the run trained on it).
+    /// - Throws: `HocToolError` for a checkpoint without a trained segmenter or an unknown
+    ///   window; `FgToolError.noImages`; `ImageError` naming an unreadable image.
+    static func segment(_ gan: HocGAN, step: Int, file: String, images: String, out: URL, window: Int?) throws -> Int {
+        guard gan.isDistilled(step: step), let segmenter = gan.segmenter else {
+            throw HocToolError.notDistilled(file: file, steps: gan.config.steps)
+        }
+        let config = gan.config
+        let window = try window ?? (config.window > 0 ? config.window : nil) ?? {
+            guard let w = try? HocDataset.embeddedDefault().options.window else { throw HocToolError.unknownWindow(file: file) }
+            return w
+        }()
+        let paths = try segmentationInputs(images)
+        let existed = FileManager.default.fileExists(atPath: out.path)
+        try RunFolder.createFolder(out)
+        var written = false
+        defer { if !written && !existed { try? FileManager.default.removeItem(at: out) } }
+        var counts = "image,count\n"
+        for path in paths {
+            let image = try Image.read(path: path)
+            let labels = HocSegmentation.instances(of: image, segmenter: segmenter, window: window, patchSize: config.imageSize)
+            let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            try labels.write(path: out.appendingPathComponent(stem + "_labels.png").path)
+            written = true
+            try labels.outlined(on: image).write(path: out.appendingPathComponent(stem + "-overlay.png").path)
+            let found = labels.instances()
+            let table = ([InstanceRecord.csvHeader] + found.map(\.csvRow)).joined(separator: "\n") + "\n"
+            try AtomicFile.write(Data(table.utf8), to: out.appendingPathComponent(stem + ".csv"))
+            counts += "\((path as NSString).lastPathComponent),\(found.count)\n"
+        }
+        try AtomicFile.write(Data(counts.utf8), to: out.appendingPathComponent("counts.csv"))
+        return paths.count
+    }
+
+    /// The images `carve segment` reads: `path` itself when it is a file, else the folder's
+    /// images except instance maps, masks and Carve's own outputs.
+    static func segmentationInputs(_ path: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FgToolError.noImages(flag: "--images", path: path)
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let names = ((try? Image.imageNames(inFolder: path)) ?? []).filter { name in
+            let stem = (name as NSString).deletingPathExtension
+            return !stem.hasSuffix("_instances") && !stem.hasSuffix("_mask") && !stem.hasSuffix("_labels")
+                && !stem.hasSuffix("-overlay") && !stem.hasPrefix("instances-")
+        }
+        guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: path) }
+        return names.map { (path as NSString).appendingPathComponent($0) }
+    }
+}
+
+/// Refusals of the hoc checkpoint tools, one line each.
+public enum HocToolError: LocalizedError, Equatable {
+    /// `carve segment` of a checkpoint from before (or without) the distillation phase.
+    case notDistilled(file: String, steps: Int)
+    /// The run chose its window from its data, which the checkpoint does not record.
+    case unknownWindow(file: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .notDistilled(file, steps):
+            return "\(file) has no trained instance segmenter (train with distill_steps > 0, e.g. --preset real-hoc, past step \(steps))"
+        case let .unknownWindow(file):
+            return "\(file): the run took its window from its data; pass --window W (source pixels per patch)"
+        }
+    }
+}
+
+// MARK: - Scale from the data
+
+extension HocApplication {
+    /// `auto_scale` (Note [hoc scale]): a new run with `window` 0 gets the window and area target
+    /// its image's objects call for.
+    /// - Throws: `ImageError` or `DatasetError` naming an unreadable image.
+    public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration {
+        // The embedded photo has its recorded window.
+        guard config.autoScale && config.window == 0, let dataPath else { return config }
+        let images = try HocScale.images(at: dataPath)
+        guard let scale = HocScale(images: images, patchSize: config.imageSize) else { return config }
+        var out = config
+        out.window = scale.window
+        out.areaTarget = scale.areaTarget
+        return out
     }
 }

@@ -26,6 +26,10 @@ public struct HocEvaluation {
         var objects: [ShapeMatching.Object]? = nil
         /// Otsu + watershed against the instance maps.
         var baseline: BaselineScores? = nil
+        /// The images with their instance maps (for the distilled segmenter's scores).
+        var truth: HocGroundTruth? = nil
+        /// The window in source pixels that one patch shows.
+        var window: Int? = nil
     }
 
     init(gan: HocGAN, data: HocDataset, config: Configuration, reference: Reference = Reference()) {
@@ -54,10 +58,12 @@ public struct HocEvaluation {
         public var shapeIoU: Double?
         /// The classical baseline (Otsu + watershed) against the instance maps.
         public var baseline: BaselineScores?
+        /// The distilled instance segmenter (`HocSegmentation`) against the instance maps, once trained.
+        public var segmenter: BaselineScores?
         enum CodingKeys: String, CodingKey {
             case step, samples, maskAreaMean = "mask_area_mean", singleComponentRate = "single_component_rate"
             case singleObjectRate = "single_object_rate", objectAreaPixels = "object_area_pixels"
-            case shapeIoU = "shape_iou", baseline
+            case shapeIoU = "shape_iou", baseline, segmenter
         }
     }
 
@@ -74,12 +80,19 @@ public struct HocEvaluation {
         let instances = Autodiff.withoutRecording { gan.generator(z) }
         let m = Self.maskMetrics(instances: instances, objectArea: objectArea)
         let shape = reference.objects.map { Self.shapeIoU(instances: instances, objects: $0) }
+        var segmented: BaselineScores?
+        if gan.isDistilled(step: step), let segmenter = gan.segmenter, let truth = reference.truth, let window = reference.window {
+            segmented = truth.scores { HocSegmentation.instances(of: $0, segmenter: segmenter, window: window, patchSize: config.imageSize) }
+        }
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
-                            objectAreaPixels: objectArea, shapeIoU: shape, baseline: reference.baseline)
+                            objectAreaPixels: objectArea, shapeIoU: shape, baseline: reference.baseline, segmenter: segmented)
         var summary = String(format: "single-component rate %.3f, mask area %.3f", m.singleComponentRate, m.areaMean)
         if let rate = m.singleObjectRate { summary += String(format: ", single-object rate %.3f", rate) }
         if let shape { summary += String(format: ", shape IoU %.3f", shape) }
+        if let segmented {
+            summary += String(format: ", segmenter AP@0.5 %.3f, count error %.3f", segmented.ap50, segmented.countError)
+        }
         return EvaluationOutput(report: report, panel: panel(instances: instances, step: step), summary: summary)
     }
 

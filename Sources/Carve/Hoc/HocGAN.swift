@@ -1,4 +1,5 @@
 import DDP
+import Imaging
 import Foundation
 import Tensor
 
@@ -15,13 +16,18 @@ public final class HocGAN: GANModel {
     public let discriminator: Discriminator
     /// The information head; nil when β = 0.
     public let information: InformationHead?
+    /// The instance segmenter distilled from the generator (checkpoint `S/`; Note [Centre maps]),
+    /// when `distill_steps` > 0; nil otherwise, so hoc checkpoints without one keep their shape.
+    public let segmenter: UNet?
     public let provider: NoiseInstanceProvider
     public let layout: TranslationLayout
     let optimizerG: Adam
     let optimizerD: Adam
     let optimizerQ: Adam?
+    let optimizerS: Adam?
     let parallelG: DistributedDataParallel
     let parallelD: DistributedDataParallel
+    let parallelS: DistributedDataParallel?
 
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
@@ -29,9 +35,13 @@ public final class HocGAN: GANModel {
                                    upsample: UpsamplingKind(rawValue: config.upsample) ?? .deconv)
         discriminator = Discriminator(widths: config.dChannels)
         information = config.beta > 0 ? InformationHead(zDim: config.zDim, widths: config.qChannels) : nil
+        segmenter = config.distillSteps > 0
+            ? UNet(outputChannels: 2, widths: config.unetChannels, upsample: UpsamplingKind(rawValue: config.upsample) ?? .deconv)
+            : nil
         generator.initialize(seed: config.seed, path: "G/")
         discriminator.initialize(seed: config.seed, path: "D/")
         information?.initialize(seed: config.seed, path: "Q/")
+        segmenter?.initialize(seed: config.seed, path: "S/")
         provider = NoiseInstanceProvider(generator: generator)
         layout = TranslationLayout(padding: config.padding)
         let gq = generator.namedParameters() + (information?.namedParameters(prefix: "Q/") ?? [])
@@ -45,12 +55,16 @@ public final class HocGAN: GANModel {
         optimizerQ = information.map {
             Adam(parameters: $0.namedParameters(), learningRate: Float(config.lrG), beta1: b1, beta2: b2)
         }
+        parallelS = segmenter.map { DistributedDataParallel(module: $0, communicator: communicator) }
+        // A supervised regression, as fg's student: the generator's rate with Adam's usual β1.
+        optimizerS = segmenter.map { Adam(parameters: $0.namedParameters(), learningRate: Float(config.lrG), beta1: 0.9, beta2: b2) }
     }
 
-    /// The networks by checkpoint prefix: G, D and (when β > 0) Q.
+    /// The networks by checkpoint prefix: G, D, Q (when β > 0) and S (when distilling).
     public var networks: [(prefix: String, module: any Module)] {
         var out: [(String, any Module)] = [("G", generator), ("D", discriminator)]
         if let information { out.append(("Q", information)) }
+        if let segmenter { out.append(("S", segmenter)) }
         return out
     }
 
@@ -58,16 +72,22 @@ public final class HocGAN: GANModel {
     public var optimizers: [(prefix: String, adam: Adam)] {
         var out = [("G", optimizerG), ("D", optimizerD)]
         if let optimizerQ { out.append(("Q", optimizerQ)) }
+        if let optimizerS { out.append(("S", optimizerS)) }
         return out
     }
 
-    /// One phase: `config.steps` adversarial steps.
-    public var totalSteps: Int { config.steps }
-    public func endsPhase(after step: Int) -> Bool { false }
+    /// `config.steps` adversarial steps, then `config.distillSteps` steps distilling the
+    /// instance segmenter.
+    public var totalSteps: Int { config.steps + config.distillSteps }
+    /// The adversarial phase ends at `config.steps` when distillation follows.
+    public func endsPhase(after step: Int) -> Bool { step == config.steps && config.distillSteps > 0 }
 
-    /// The data-parallel wrappers of G (with Q) and D.
+    /// True when the checkpointed step is past the adversarial phase, i.e. the segmenter was trained.
+    public func isDistilled(step: Int) -> Bool { segmenter != nil && step > config.steps }
+
+    /// The data-parallel wrappers of G (with Q), D and the segmenter.
     public var replicas: [(name: String, parallel: DistributedDataParallel)] {
-        [("generator", parallelG), ("discriminator", parallelD)]
+        [("generator", parallelG), ("discriminator", parallelD)] + (parallelS.map { [("segmenter", $0)] } ?? [])
     }
 
     /// Instance keys for `samples`, layer-major: key of layer i, sample s is samples[s]·N + i.
@@ -110,6 +130,11 @@ public final class HocGAN: GANModel {
     /// - Throws: `TrainingError.nonFinite` when a metric is NaN or infinite (on every rank alike,
     ///   since the metrics are averaged over ranks first); communicator errors.
     public func trainStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
+        step < config.steps ? try adversarialStep(batch, step: step) : try distillStep(batch, step: step)
+    }
+
+    /// One D update and one G update (see `trainStep`).
+    public func adversarialStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
         generator.train(true)
         discriminator.train(true)
         information?.train(true)
@@ -130,6 +155,99 @@ public final class HocGAN: GANModel {
         if information == nil { m["info"] = 0 }
         m["mask_area"] = Double(masks.mean().item)
         try m.averageOverRanks(parallelG.communicator, step: step)
+        return m
+    }
+}
+
+// MARK: - Distillation
+
+extension HocGAN {
+    // Note [hoc distillation]
+    // The trained providers, layout and composition make unlimited patches whose instances are
+    // known exactly. At a distillation step the generator (evaluation mode, nothing recorded)
+    // composites N instances over `batch.background` (the application's object-free plate for
+    // these steps) as in training; layer i is visible where its hardened mask m_i ≥ 0.5 and no
+    // later layer's is (the stacking order is the occlusion). The visible label image gives the
+    // segmenter's targets (Note [Centre maps]): foreground and centreness. Each sample is
+    // mirrored left ↔ right and/or top ↔ bottom (input and targets together) by
+    // CounterRNG(seed, "distill-flip", step, sample), so ranks never matter. Loss: binary
+    // cross-entropy of the foreground map + squared error of the centreness map, both means
+    // over pixels.
+
+    /// The segmenter's training pairs for `batch` at `step`: composites [b, 3, S, S] and
+    /// targets [b, 2, S, S] (foreground, centreness), no history.
+    public func distillationPair(_ batch: TrainingBatch, step: Int) -> (input: Tensor, target: Tensor) {
+        let was = generator.isTraining
+        generator.train(false)
+        defer { generator.train(was) }
+        return Autodiff.withoutRecording {
+            let gen = generate(background: batch.background, samples: batch.samples, step: step)
+            let b = batch.samples.count, size = config.imageSize, hw = size * size
+            let target = Tensor(shape: [b, 2, size, size]) { out in
+                for n in 0..<b {
+                    var labels = [Int32](repeating: 0, count: hw)
+                    for (i, layer) in gen.layers.enumerated() {
+                        let m = layer.mask.data + n * hw
+                        for j in 0..<hw where m[j] >= 0.5 { labels[j] = Int32(i + 1) }
+                    }
+                    let (fg, centre) = CentreMaps.targets(visible: labels, height: size, width: size)
+                    (out.baseAddress! + n * 2 * hw).update(from: fg, count: hw)
+                    (out.baseAddress! + n * 2 * hw + hw).update(from: centre, count: hw)
+                }
+            }
+            let flips = batch.samples.map { sample -> (Bool, Bool) in
+                var rng = CounterRNG(seed: config.seed, purpose: "distill-flip", step: step, index: sample)
+                return (rng.uniform() < 0.5, rng.uniform() < 0.5)
+            }
+            return (Self.mirrored(gen.composite, flips), Self.mirrored(target, flips))
+        }
+    }
+
+    /// A copy of `x` [N, C, H, W] with sample n mirrored left ↔ right where `flips[n].0` and
+    /// top ↔ bottom where `flips[n].1` (no history).
+    static func mirrored(_ x: Tensor, _ flips: [(Bool, Bool)]) -> Tensor {
+        let c = x.shape[1], h = x.shape[2], w = x.shape[3], per = c * h * w
+        return Tensor(shape: x.shape) { out in
+            for (n, (lr, tb)) in flips.enumerated() {
+                let a = x.data + n * per, o = out.baseAddress! + n * per
+                for ch in 0..<c {
+                    for y in 0..<h {
+                        let sy = tb ? h - 1 - y : y
+                        for xx in 0..<w { o[(ch * h + y) * w + xx] = a[(ch * h + sy) * w + (lr ? w - 1 - xx : xx)] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One segmenter update (Note [hoc distillation]) on this rank's `batch` at global step
+    /// `step`. Metrics (averaged over ranks): `loss_distill` (the sum of both terms),
+    /// `loss_foreground`, `loss_centre`, `target_area` and `segmenter_area` (foreground fractions).
+    ///
+    /// - Throws: `TrainingError.nonFinite` on a NaN or infinite metric; communicator errors.
+    public func distillStep(_ batch: TrainingBatch, step: Int) throws -> StepMetrics {
+        guard let segmenter, let parallelS, let optimizerS else {
+            preconditionFailure("HocGAN.distillStep: distill_steps is 0")
+        }
+        let (input, target) = distillationPair(batch, step: step)
+        segmenter.train(true)
+        parallelS.zeroGradients()
+        let predicted = segmenter(input)
+        let p = predicted.slice(axis: 1, 0..<1), t = target.slice(axis: 1, 0..<1)
+        let eps: Float = 1e-6
+        let foreground = ((t * (p + eps).log()) + ((1 - t) * ((1 - p) + eps).log())).mean() * -1
+        let centre = predicted.slice(axis: 1, 1..<2).mse(target.slice(axis: 1, 1..<2))
+        let loss = foreground + centre
+        loss.backward()
+        try parallelS.allReduceGradients()
+        optimizerS.step()
+        var m = StepMetrics(phase: "distill", shown: ["loss_distill", "target_area", "segmenter_area"])
+        m["loss_distill"] = Double(loss.item)
+        m["loss_foreground"] = Double(foreground.item)
+        m["loss_centre"] = Double(centre.item)
+        m["target_area"] = Double(t.mean().item)
+        m["segmenter_area"] = Double(p.mean().item)
+        try m.averageOverRanks(parallelS.communicator, step: step)
         return m
     }
 }

@@ -70,9 +70,14 @@ struct HocGroundTruth {
     /// The classical baseline (`ClassicalSegmentation.instances`: Otsu threshold, distance
     /// transform, peaks, marker watershed) scored against the maps, over all images together.
     func baseline() -> BaselineScores {
+        scores { ClassicalSegmentation.instances(of: $0) }
+    }
+
+    /// The instances `segment` finds in each image scored against the maps, over all images together.
+    func scores(_ segment: (Image) -> LabelMap) -> BaselineScores {
         var ap50 = 0.0, apMean = 0.0, predicted = 0, truth = 0
         for pair in pairs {
-            let m = InstanceMatching(predicted: ClassicalSegmentation.instances(of: pair.image), truth: pair.labels)
+            let m = InstanceMatching(predicted: segment(pair.image), truth: pair.labels)
             ap50 += m.ap50 * Double(m.trueCount)
             apMean += m.apMean * Double(m.trueCount)
             predicted += m.predictedCount

@@ -25,7 +25,9 @@ public final class UNet: Module {
     let decoderNorms: [BatchNorm]
     let output: any Upsampling
 
-    public init(inputChannels: Int = 3, widths e: [Int], upsample: UpsamplingKind = .deconv) {
+    /// - Parameter outputChannels: maps out, each through its own sigmoid (1 for fg's mask; 2
+    ///   for hoc's instance segmenter, foreground and centre-ness, `InstanceSegmenter`).
+    public init(inputChannels: Int = 3, outputChannels: Int = 1, widths e: [Int], upsample: UpsamplingKind = .deconv) {
         precondition(e.count == 6, "UNet: 6 widths, got \(e)")
         var enc: [Conv2d] = []
         var c = inputChannels
@@ -54,9 +56,9 @@ public final class UNet: Module {
         decoders = dec
         decoderNorms = d.map { BatchNorm(channels: $0) }
         if upsample == .resize {
-            output = UpsampleConv2d(inputChannels: inC, outputChannels: 1)
+            output = UpsampleConv2d(inputChannels: inC, outputChannels: outputChannels)
         } else {
-            output = ConvTranspose2d(inputChannels: inC, outputChannels: 1, kernelSize: 4, stride: 2, padding: 1)
+            output = ConvTranspose2d(inputChannels: inC, outputChannels: outputChannels, kernelSize: 4, stride: 2, padding: 1)
         }
     }
 
@@ -68,7 +70,7 @@ public final class UNet: Module {
         return out
     }
 
-    /// Images [B, 3, S, S] (S a multiple of 64) → soft masks [B, 1, S, S] in (0, 1).
+    /// Images [B, 3, S, S] (S a multiple of 64) → soft maps [B, outputChannels, S, S] in (0, 1).
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.rank == 4 && x.shape[2] % 64 == 0 && x.shape[2] == x.shape[3],
                      "UNet: input \(x.shape), expected [B, C, S, S] with S a multiple of 64")

@@ -85,6 +85,10 @@ public protocol Application {
     static var name: String { get }
     /// Checks only this application makes of a configuration (e.g. the image sizes its networks take).
     static func validate(_ config: Configuration) throws
+    /// A new run's configuration with what it leaves to the data filled in from `dataPath`
+    /// (hoc's `auto_scale`: the window and area target measured on the image); called once,
+    /// before the run folder records the configuration, never on resume.
+    static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration
     /// What a batch's images are called in a bad-data error ("real patches", "images").
     static var imagesDescription: String { get }
     /// Loads the run's data, the same on every rank (rank 0 also what it evaluates on); writes nothing.
@@ -99,6 +103,11 @@ public protocol Application {
     /// `carve ckpt eval`: evaluates `model` (loaded from `file`, at `step`) on `dataPath` into
     /// `out` (metrics.json, panel.png, …), creating `out` only once the data has loaded.
     static func evaluate(_ model: Model, step: Int, file: String, dataPath: String?, out: URL) throws -> URL
+}
+
+extension Application {
+    /// By default a configuration needs nothing from the data.
+    public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration { config }
 }
 
 /// The applications Carve knows, chosen by `config.application`.

@@ -59,6 +59,20 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
     /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
     public var maskTV: Double = 0
+    /// The norm of `mask_tv`: "l1", |∂m/∂x| + |∂m/∂y| (anisotropic: an axis-aligned square is
+    /// its cheapest shape of a given area, so hoc masks drift to squares), or "l2",
+    /// √((∂m/∂x)² + (∂m/∂y)²) (isotropic: the outline's length whatever its direction, so a disc is
+    /// the cheapest shape).
+    public var maskTvNorm: String = "l1"
+    /// hoc: weight of a centring prior on each provider's mask, the squared distance of its
+    /// centroid from the canvas centre in half-sides (not in the paper; 0 = off). The layout moves
+    /// instances anyway; without it a mask may sit against the envelope and take its curve as
+    /// an outline (crescents).
+    public var maskCentre: Double = 0
+    /// hoc: when true, a new run whose `window` is 0 measures the objects of its image first
+    /// (Otsu + watershed, `HocScale`) and sets `window` to 2× their 90th-percentile diameter and
+    /// `area_target` to their 75th-percentile area at patch scale; config.json records the values used.
+    public var autoScale: Bool = false
     /// fg: weight of the box-tightness prior (`GANLoss.boxTightness`, not in the paper; 0 = off):
     /// every row and column through the middle of a tight box crop crosses the object.
     public var boxPrior: Double = 0
@@ -114,7 +128,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskCentre = "mask_centre", autoScale = "auto_scale", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -258,6 +272,8 @@ extension Configuration {
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
         try need(binarize >= 0, "binarize must not be negative")
         try need(maskTV >= 0, "mask_tv must not be negative")
+        try need(["l1", "l2"].contains(maskTvNorm), "mask_tv_norm must be l1 or l2, not \(maskTvNorm)")
+        try need(maskCentre >= 0, "mask_centre must not be negative")
         try need(boxPrior >= 0, "box_prior must not be negative")
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")

@@ -102,6 +102,7 @@ public struct TrainRequest: Sendable {
                 throw ConfigurationError("--resume would change the run in \(runDirectory!): \(changes.joined(separator: "; ")); pass --override to change it anyway (logged in changes.log)")
             }
         }
+        if !resume { config = try Applications.named(config.application).prepare(config, dataPath: data) }
         if runDirectory == nil { runDirectory = Self.freshVersion(under: "runs/\(config.preset.isEmpty ? "run" : config.preset)") }
         var options = TrainOptions(runDirectory: URL(fileURLWithPath: runDirectory!), dataPath: data, backgroundsPath: backgrounds,
                                    resume: resume, quiet: quiet)
