@@ -181,13 +181,17 @@ public struct HocDataset: Sendable {
     /// cannot be found. This is what `carve train` uses for hoc presets without `--data`.
     public static func embeddedDefault(options: HocOptions = HocOptions()) throws -> HocDataset {
         var options = options
-        if let url = embeddedCoinsURL, let image = try? Image.read(path: url.path) {
-            if options.window == nil { options.window = 90 }
-            return try HocDataset(image: image, options: options)
-        }
+        let (image, window) = embeddedImage()
+        if options.window == nil { options.window = window }
+        return try HocDataset(image: image, options: options)
+    }
+
+    /// The embedded image and its recorded window: the coins photo (90), or where its resource
+    /// bundle cannot be found a synthetic cluster (its generator's window).
+    public static func embeddedImage() -> (image: Image, window: Int) {
+        if let url = embeddedCoinsURL, let image = try? Image.read(path: url.path) { return (image, 90) }
         let synthetic = SynthHoc.generate(seed: 0, height: 256, width: 256)
-        if options.window == nil { options.window = synthetic.info.window }
-        return try HocDataset(image: synthetic.image, options: options)
+        return (synthetic.image, synthetic.info.window)
     }
 
     /// The location of the shipped coins photo, if the resource bundle can be found.

@@ -234,13 +234,13 @@ extension HocApplication {
     /// its image's objects call for.
     /// - Throws: `ImageError` or `DatasetError` naming an unreadable image.
     public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration {
-        // The embedded photo has its recorded window.
-        guard config.autoScale && config.window == 0, let dataPath else { return config }
-        let images = try HocScale.images(at: dataPath)
+        guard config.autoScale && config.window == 0 else { return config }
+        let images = try dataPath.map { try HocScale.images(at: $0) } ?? [HocDataset.embeddedImage().image]
         guard let scale = HocScale(images: images, patchSize: config.imageSize) else { return config }
         var out = config
         out.window = scale.window
         out.areaTarget = scale.areaTarget
+        out.maskEnvelope = scale.envelope
         return out
     }
 }

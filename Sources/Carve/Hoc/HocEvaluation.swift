@@ -134,7 +134,8 @@ public struct HocEvaluation {
         return sum / Double(max(k, 1))
     }
 
-    /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks.
+    /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks, and
+    /// once the segmenter is trained, the instances it finds in the real patches (outlines).
     public func panel(instances: Tensor, step: Int, columns: Int = 8) -> Panel {
         var panel = Panel()
         let real = realPatches(columns)
@@ -151,6 +152,25 @@ public struct HocEvaluation {
         }
         panel.addRow(instances.slice(axis: 1, 0..<3), count: columns)
         panel.addRow(instances.slice(axis: 1, 3..<4), count: columns)
+        if gan.isDistilled(step: step), let segmenter = gan.segmenter { panel.addRow(Self.outlines(real, segmenter: segmenter), count: columns) }
         return panel
+    }
+
+    /// Real patches [B, 3, S, S] with the outlines of the instances the segmenter finds in each.
+    static func outlines(_ patches: Tensor, segmenter: UNet) -> Tensor {
+        let b = patches.shape[0], s = patches.shape[2], hw = s * s
+        let was = segmenter.isTraining
+        segmenter.train(false)
+        defer { segmenter.train(was) }
+        let maps = Autodiff.withoutRecording { segmenter(patches) }
+        return Tensor(shape: [b, 3, s, s]) { out in
+            for n in 0..<b {
+                let labels = CentreMaps.decode(foreground: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw, count: hw)),
+                                               centreness: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw + hw, count: hw)),
+                                               height: s, width: s)
+                let image = Image(channels: 3, height: s, width: s, pixels: Array(UnsafeBufferPointer(start: patches.data + n * 3 * hw, count: 3 * hw)))
+                (out.baseAddress! + n * 3 * hw).update(from: labels.outlined(on: image).pixels, count: 3 * hw)
+            }
+        }
     }
 }

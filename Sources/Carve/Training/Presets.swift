@@ -6,7 +6,7 @@
 public enum Presets {
     /// All preset names, in the order `carve train --help` lists them.
     public static let names = ["paper-hoc-crowd", "paper-hoc-fruit", "paper-hoc-seed", "paper-fg-celeba",
-                               "paper-fg-cub", "demo-hoc", "demo-fg", "real-fg", "tiny", "tiny-fg"]
+                               "paper-fg-cub", "demo-hoc", "real-hoc", "demo-fg", "real-fg", "tiny", "tiny-fg"]
 
     /// The preset called `name`, or an error listing the known ones.
     public static func named(_ name: String) throws -> Configuration {
@@ -31,6 +31,26 @@ public enum Presets {
             c.steps = 2000
             c.checkpointEvery = 500
             c.evalEvery = 250
+        case "real-hoc":
+            // The recipe to start from on one's own image of a cluster (issue 15): demo-hoc's
+            // networks with resize + conv decoders, the window, area target and mask envelope
+            // measured on the image (auto_scale, Note [hoc scale]) instead of set by hand, no
+            // total-variation prior (its L1 form made squares), and an instance segmenter
+            // distilled from the generator (Note [hoc distillation]) for `carve segment`.
+            c = hoc(layers: 8, zDim: 4, area: 0.12, padding: 32)
+            c.gChannels = [64, 64, 64, 32, 16]
+            c.dChannels = [32, 64, 128, 256, 256]
+            c.qChannels = [16, 32, 32]
+            c.unetChannels = [32, 64, 128, 128, 128, 128]
+            c.upsample = "resize"
+            c.binarize = 5
+            c.maskEnvelope = 0.5
+            c.autoScale = true
+            c.batchSize = 16
+            c.steps = 2000
+            c.distillSteps = 1000
+            c.checkpointEvery = 500
+            c.evalEvery = 500
         case "demo-fg":
             c = fg()
             c.imageSize = 64
