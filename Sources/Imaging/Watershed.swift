@@ -189,7 +189,7 @@ public enum ClassicalSegmentation {
 extension ClassicalSegmentation {
     /// A gray image filtered with the binomial kernel [1, 4, 6, 4, 1] / 16 along rows, then
     /// columns (edges replicated).
-    static func smoothed(_ gray: Image) -> Image {
+    public static func smoothed(_ gray: Image) -> Image {
         let h = gray.height, w = gray.width, k: [Float] = [1, 4, 6, 4, 1]
         var rows = gray.pixels, out = gray.pixels
         for y in 0..<h {
@@ -210,7 +210,7 @@ extension ClassicalSegmentation {
     }
 
     /// `mask` without the components smaller than max(4, median component area / 8).
-    static func withoutSpeckle(_ mask: [Bool], height h: Int, width w: Int) -> [Bool] {
+    public static func withoutSpeckle(_ mask: [Bool], height h: Int, width w: Int) -> [Bool] {
         let (labels, n) = components(mask, height: h, width: w)
         guard n > 0 else { return mask }
         var areas = [Int](repeating: 0, count: n + 1)

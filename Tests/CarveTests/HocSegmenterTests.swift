@@ -46,6 +46,41 @@ import Testing
         }
     }
 
+    /// auto_scale measures discs of radius 8 (digital area 197, diameter 15.8): the window is
+    /// 1.5 × 15.8 ≈ 24 source pixels, the area target ≈ 197 px at 64/24 scale over 64², the envelope
+    /// 1.5× the radius of that area's disc; a disc cut by the border does not count.
+    @Test func autoScaleMeasuresTheObjects() throws {
+        var image = Image(channels: 1, height: 100, width: 140, repeating: 0.1)
+        var area = 0
+        for cy in [20, 50, 80] {
+            for cx in [0, 30, 60, 90, 120] {  // the discs at x = 0 touch the border
+                for y in 0..<100 {
+                    for x in 0..<140 where (y - cy) * (y - cy) + (x - cx) * (x - cx) <= 64 {
+                        image.pixels[y * 140 + x] = 0.9
+                        if cy == 50 && cx == 60 { area += 1 }
+                    }
+                }
+            }
+        }
+        let scale = try #require(HocScale(images: [image], patchSize: 64))
+        #expect(area == 197 && scale.window == 24)
+        // The baseline smooths before Otsu's threshold, which moves the outline by under half a
+        // pixel: the measured area is within half the perimeter (2π·8/2 ≈ 25 px) of 197.
+        let measuredArea = scale.areaTarget * 4096 / ((64.0 / 24) * (64.0 / 24))
+        #expect(abs(measuredArea - Double(area)) < 25, "\(measuredArea) px vs \(area)")
+        #expect(abs(scale.envelope - 3 * (scale.areaTarget / Double.pi).squareRoot()) < 1e-12)
+        // Through a new run's configuration: window 0 → measured; an explicit window is kept.
+        let folder = TrainerTests.temporaryFolder("scale")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("discs.png").path
+        try image.write(path: path)
+        let config = try Presets.named("real-hoc")
+        let measured = try HocApplication.prepare(config, dataPath: path)
+        #expect(measured.window == 24 && measured.areaTarget == scale.areaTarget && measured.maskEnvelope == scale.envelope)
+        let fixed = try config.applying(["window=30"])
+        #expect(try HocApplication.prepare(fixed, dataPath: path) == fixed)
+    }
+
     static func tiny(_ extra: [String] = []) throws -> Configuration {
         try Presets.named("tiny").applying(["distill_steps=4", "unet_channels=8,8,8,8,8,8"] + extra)
     }

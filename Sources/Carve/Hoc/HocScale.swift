@@ -3,28 +3,28 @@ import Imaging
 
 // Note [hoc scale]
 // The paper cuts hoc patches with a window of about 1.5× the largest instance and sets the area
-// target a per dataset (Table 4). A user's image does not come with either. The classical
-// baseline already finds most objects roughly (Otsu + watershed; over- or under-split ones are
-// the minority), so `auto_scale` measures them: the equivalent diameter 2·√(area/π) of every
-// instance that does not touch the border, the window = 2 × the 90th percentile diameter
-// (1.5 × the largest instance, taking the largest as 4/3 of the 90th percentile rather than
-// trusting the single largest, often two merged objects), and the area target = the 75th
-// percentile instance area (the median would count the fragments of over-split objects) as a
-// fraction of the patch at that scale. The baseline over-splits more than it merges, so both
-// come out on the small side. The provider's mask envelope is then fitted to the object: its
-// outer radius 1.5× the radius of a disc of the target area. With the envelope of the whole
-// canvas (demo-hoc's 0.9) a provider is free to press its mask against the envelope's edge,
-// and the masks come out as crescents (shape IoU 0.79 on nuclei_scratch_assay at step 500);
-// fitted (0.5 there) they are compact blobs (0.885 at step 250). On the real nuclei sets the
-// windows come out at 27 and 75 source pixels where 1.5 × the 95th-percentile diameter of the
-// instance maps is 24 and 81, the area targets at 106 and 605 source pixels where the maps'
-// median objects have 108 and 1 237 (nuclei_cells3d's baseline splits most nuclei in two).
+// target a per dataset (Table 4). A user's image does not come with either, so `auto_scale`
+// measures its objects: the connected components of the classical baseline's foreground
+// (binomial smoothing, Otsu's threshold, specks removed) that do not touch the image border, the
+// equivalent diameter 2·√(area/π) of each; the window = 1.5 × their 90th-percentile diameter
+// (the largest object, without trusting the single largest component, often two touching
+// objects) and the area target = their median area as a fraction of the patch at that scale.
+// Components, not the baseline's watershed instances: the watershed splits big nuclei in two
+// (nuclei_cells3d's baseline finds 1.8× too many objects), which halves the measured size,
+// while in a cluster most components are single objects. On the real nuclei sets this gives
+// windows of 24 and 78 source pixels where 1.5 × the instance maps' 95th-percentile diameter is
+// 24 and 80, and median areas of 104 and 1 420 where the maps' are 109 and 1 333.
+// The provider's mask envelope is then fitted to the object: its outer radius 1.5× the radius
+// of a disc of the target area. With the envelope of the whole canvas (demo-hoc's 0.9) a
+// provider is free to press its mask against the envelope's edge, and the masks come out as
+// crescents (shape IoU 0.79 on nuclei_scratch_assay at step 500); fitted (0.5 there) they are
+// compact blobs (0.885 at step 250, 0.905 at 750).
 
 /// The window and area target a hoc run needs, measured on its images (Note [hoc scale]).
 struct HocScale {
     /// Source pixels per patch.
     var window: Int
-    /// The typical object area (the instances' 75th percentile) as a fraction of the patch.
+    /// The median object area as a fraction of the patch.
     var areaTarget: Double
     /// `mask_envelope` for objects of that area: 1.5× the radius of a disc of area `areaTarget`,
     /// in half patch sides, 3·√(a/π) (within 0.3…1).
@@ -32,23 +32,25 @@ struct HocScale {
 
     /// Nil when the images show no object that does not touch a border.
     init?(images: [Image], patchSize: Int) {
-        var diameters: [Double] = [], areas: [Double] = []
+        var areas: [Double] = []
         var shortest = Int.max
         for image in images {
             shortest = min(shortest, image.height, image.width)
-            let labels = ClassicalSegmentation.instances(of: image)
-            for r in labels.instances() where r.minX > 0 && r.minY > 0 && r.maxX < labels.width - 1 && r.maxY < labels.height - 1 {
+            let gray = ClassicalSegmentation.smoothed(image.channels == 1 ? image : image.gray())
+            let h = gray.height, w = gray.width
+            let fg = ClassicalSegmentation.withoutSpeckle(ClassicalSegmentation.foreground(of: gray), height: h, width: w)
+            let (labels, _) = ClassicalSegmentation.components(fg, height: h, width: w)
+            let map = LabelMap(height: h, width: w, labels: labels.map { UInt16(clamping: $0) })
+            for r in map.instances() where r.minX > 0 && r.minY > 0 && r.maxX < w - 1 && r.maxY < h - 1 {
                 areas.append(Double(r.area))
-                diameters.append(2 * (Double(r.area) / Double.pi).squareRoot())
             }
         }
         guard !areas.isEmpty else { return nil }
-        diameters.sort()
         areas.sort()
-        let d90 = diameters[min(diameters.count - 1, Int(0.9 * Double(diameters.count)))]
-        window = min(max(16, Int((2 * d90).rounded())), shortest)
+        let d90 = 2 * (areas[min(areas.count - 1, Int(0.9 * Double(areas.count)))] / Double.pi).squareRoot()
+        window = min(max(16, Int((1.5 * d90).rounded())), shortest)
         let scale = Double(patchSize) / Double(window)
-        areaTarget = min(0.5, areas[min(areas.count - 1, 3 * areas.count / 4)] * scale * scale / Double(patchSize * patchSize))
+        areaTarget = min(0.5, areas[areas.count / 2] * scale * scale / Double(patchSize * patchSize))
     }
 
     /// The images of a hoc `--data` path as `HocDataset.load` picks them (a file, or a folder's

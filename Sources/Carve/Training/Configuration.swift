@@ -70,8 +70,8 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// an outline (crescents).
     public var maskCentre: Double = 0
     /// hoc: when true, a new run whose `window` is 0 measures the objects of its image first
-    /// (Otsu + watershed, `HocScale`) and sets `window` to 2× their 90th-percentile diameter and
-    /// `area_target` to their 75th-percentile area at patch scale, and `mask_envelope` to 1.5× the
+    /// (Otsu's connected components, `HocScale`) and sets `window` to 1.5× their 90th-percentile
+    /// diameter, `area_target` to their median area at patch scale, and `mask_envelope` to 1.5× the
     /// radius of that area's disc; config.json records the values used.
     public var autoScale: Bool = false
     /// fg: weight of the box-tightness prior (`GANLoss.boxTightness`, not in the paper; 0 = off):
