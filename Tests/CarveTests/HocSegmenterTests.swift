@@ -85,12 +85,14 @@ import Testing
         try Presets.named("tiny").applying(["distill_steps=4", "unet_channels=8,8,8,8,8,8"] + extra)
     }
 
-    /// The targets are the generator's visible layers: foreground where any hardened mask is,
-    /// centreness in [0, 1] and only there, input and targets mirrored together.
+    /// The targets are the generator's visible layers: over a flat plate (no noise, so every
+    /// layer of another colour is an object) the foreground is where any hardened mask is,
+    /// centreness in [0, 1] and only there.
     @Test func distillationTargetsAreTheVisibleLayers() throws {
         let config = try Self.tiny()
         let gan = HocGAN(config: config, communicator: LocalCommunicator())
-        let batch = try HocGANTests.batch(config: config, samples: [0, 1, 2, 3])
+        var batch = try HocGANTests.batch(config: config, samples: [0, 1, 2, 3])
+        batch.background = Tensor(shape: [4, 3, 64, 64], repeating: 0.02)
         let (input, target) = gan.distillationPair(batch, step: 3)
         #expect(input.shape == [4, 3, 64, 64] && target.shape == [4, 2, 64, 64])
         gan.generator.train(false)
@@ -104,6 +106,27 @@ import Testing
             let consistent = zip(fg, centre).allSatisfy { (f: Float, c: Float) -> Bool in c >= 0 && c <= 1 && (f == 1 || c == 0) }
             #expect(consistent)
         }
+    }
+
+    /// A layer is an object when its mean colour over its mask is further from the plate's mean
+    /// colour than twice the plate's noise; a layer painting the plate's colour is background.
+    @Test func layersOfThePlatesColourAreNotObjects() {
+        let hw = 16
+        var plate = [Float](repeating: 0, count: 3 * hw)
+        for j in 0..<(3 * hw) { plate[j] = j % 2 == 0 ? 0.08 : 0.12 }   // mean 0.1, deviation 0.02
+        let stats = plate.withUnsafeBufferPointer { HocGAN.colourStatistics($0.baseAddress!, count: hw) }
+        #expect(abs(stats.mean[0] - 0.1) < 1e-6 && abs(stats.deviation[0] - 0.02) < 1e-6)
+        let mask = [Float](repeating: 1, count: hw), none = [Float](repeating: 0, count: hw)
+        func standsOut(_ value: Float, _ m: [Float]) -> Bool {
+            let appearance = [Float](repeating: value, count: 3 * hw)
+            return appearance.withUnsafeBufferPointer { a in
+                m.withUnsafeBufferPointer { HocGAN.standsOut(a.baseAddress!, mask: $0.baseAddress!, count: hw, from: stats) }
+            }
+        }
+        // 2·‖(0.02, 0.02, 0.02)‖ = 0.069; the distance of a grey g is √3·|g − 0.1|.
+        #expect(!standsOut(0.1, mask) && !standsOut(0.13, mask))   // 0.052
+        #expect(standsOut(0.15, mask) && standsOut(0.6, mask))     // 0.087, 0.87
+        #expect(!standsOut(0.6, none))
     }
 
     /// On a fixed batch the segmenter's loss falls steadily: 25 steps on step 3's composites.
