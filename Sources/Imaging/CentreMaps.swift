@@ -8,7 +8,10 @@
 //                 background.
 // Touching objects share an outline where both maps' centreness is 0, so the thresholded
 // centreness (the "cores", the inner half of each object) separates them even where the
-// foreground does not. Decoding: cores → markers, a marker watershed on −centreness inside the
+// foreground does not. Decoding: the centreness smoothed (5-tap binomial, σ ≈ 1 px), cores of
+// at least `minCoreArea` pixels → markers (a textured nucleus's centreness dips inside it, and
+// every dip would otherwise start an instance: on nuclei_cells3d 4.3× too many instances, AP@0.5
+// 0.07; with both, 1.1× and 0.23), a marker watershed on −centreness inside the
 // foreground, foreground components no core reached as instances of their own, and components
 // smaller than an eighth of the median instance dropped (the classical baseline's speckle rule).
 // This is the distance-transform watershed of the classical baseline (Otsu → distance →
@@ -53,12 +56,24 @@ public enum CentreMaps {
     }
 
     /// The instances of predicted maps (h·w each; Note [Centre maps]).
-    public static func decode(foreground: [Float], centreness: [Float], height h: Int, width w: Int) -> LabelMap {
-        precondition(foreground.count == h * w && centreness.count == h * w, "CentreMaps.decode: maps of the wrong size for \(h) × \(w)")
+    /// - Parameter minCoreArea: cores of fewer pixels are not markers (their pixels go to the
+    ///   neighbouring instance the watershed reaches them from, or form a core-less instance).
+    public static func decode(foreground: [Float], centreness rawCentreness: [Float], height h: Int, width w: Int,
+                              minCoreArea: Int = 1) -> LabelMap {
+        precondition(foreground.count == h * w && rawCentreness.count == h * w, "CentreMaps.decode: maps of the wrong size for \(h) × \(w)")
+        let centreness = ClassicalSegmentation.smoothed(Image(channels: 1, height: h, width: w, pixels: rawCentreness)).pixels
         let fg = foreground.map { $0 >= foregroundThreshold }
         var cores = [Bool](repeating: false, count: h * w)
         for i in 0..<(h * w) where fg[i] && centreness[i] >= coreThreshold { cores[i] = true }
-        let (markers, count) = ClassicalSegmentation.components(cores, height: h, width: w)
+        var (markers, count) = ClassicalSegmentation.components(cores, height: h, width: w)
+        if minCoreArea > 1 {
+            var areas = [Int](repeating: 0, count: count + 1)
+            for m in markers where m > 0 { areas[Int(m)] += 1 }
+            var renumbered = [Int32](repeating: 0, count: count + 1), next: Int32 = 0
+            for id in 1...max(count, 1) where id <= count && areas[id] >= minCoreArea { next += 1; renumbered[id] = next }
+            markers = markers.map { renumbered[Int($0)] }
+            count = Int(next)
+        }
         var labels = ClassicalSegmentation.watershed(height: centreness.map { -$0 }, markers: markers, mask: fg, height: h, width: w)
         // Foreground no core reached: each component an instance of its own.
         let unreached = (0..<(h * w)).map { fg[$0] && labels[$0] == 0 }

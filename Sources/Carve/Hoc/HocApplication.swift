@@ -178,7 +178,7 @@ public struct HocApplication: Application {
         var counts = "image,count\n"
         for path in paths {
             let image = try Image.read(path: path)
-            let labels = HocSegmentation.instances(of: image, segmenter: segmenter, window: window, patchSize: config.imageSize)
+            let labels = HocSegmentation.instances(of: image, segmenter: segmenter, config: config, window: window)
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             try labels.write(path: out.appendingPathComponent(stem + "_labels.png").path)
             written = true

@@ -82,7 +82,7 @@ public struct HocEvaluation {
         let shape = reference.objects.map { Self.shapeIoU(instances: instances, objects: $0) }
         var segmented: BaselineScores?
         if gan.isDistilled(step: step), let segmenter = gan.segmenter, let truth = reference.truth, let window = reference.window {
-            segmented = truth.scores { HocSegmentation.instances(of: $0, segmenter: segmenter, window: window, patchSize: config.imageSize) }
+            segmented = truth.scores { HocSegmentation.instances(of: $0, segmenter: segmenter, config: config, window: window) }
         }
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
@@ -152,12 +152,14 @@ public struct HocEvaluation {
         }
         panel.addRow(instances.slice(axis: 1, 0..<3), count: columns)
         panel.addRow(instances.slice(axis: 1, 3..<4), count: columns)
-        if gan.isDistilled(step: step), let segmenter = gan.segmenter { panel.addRow(Self.outlines(real, segmenter: segmenter), count: columns) }
+        if gan.isDistilled(step: step), let segmenter = gan.segmenter {
+            panel.addRow(Self.outlines(real, segmenter: segmenter, minCoreArea: HocSegmentation.minCoreArea(config)), count: columns)
+        }
         return panel
     }
 
     /// Real patches [B, 3, S, S] with the outlines of the instances the segmenter finds in each.
-    static func outlines(_ patches: Tensor, segmenter: UNet) -> Tensor {
+    static func outlines(_ patches: Tensor, segmenter: UNet, minCoreArea: Int) -> Tensor {
         let b = patches.shape[0], s = patches.shape[2], hw = s * s
         let was = segmenter.isTraining
         segmenter.train(false)
@@ -167,7 +169,7 @@ public struct HocEvaluation {
             for n in 0..<b {
                 let labels = CentreMaps.decode(foreground: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw, count: hw)),
                                                centreness: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw + hw, count: hw)),
-                                               height: s, width: s)
+                                               height: s, width: s, minCoreArea: minCoreArea)
                 let image = Image(channels: 3, height: s, width: s, pixels: Array(UnsafeBufferPointer(start: patches.data + n * 3 * hw, count: 3 * hw)))
                 (out.baseAddress! + n * 3 * hw).update(from: labels.outlined(on: image).pixels, count: 3 * hw)
             }

@@ -48,7 +48,7 @@ public enum Presets {
             c.autoScale = true
             c.batchSize = 16
             c.steps = 2000
-            c.distillSteps = 1000
+            c.distillSteps = 500
             c.checkpointEvery = 500
             c.evalEvery = 500
         case "demo-fg":
