@@ -157,8 +157,8 @@ public struct HocApplication: Application {
     /// `NAME.csv` (one row per instance: id, area, centroid, bounding box) and `counts.csv`
     /// (image, count). Returns the number of images.
     ///
-    /// - Parameter window: source pixels per patch; nil takes the run's `window` (or the
-    ///   embedded photo's when the run trained on it).
+    /// - Parameter window: source pixels per patch; nil takes the run's `window` (recorded by
+    ///   `auto_scale` or `--set window=W`; a run that left it to the data needs it given).
     /// - Throws: `HocToolError` for a checkpoint without a trained segmenter or an unknown
     ///   window; `FgToolError.noImages`; `ImageError` naming an unreadable image.
     static func segment(_ gan: HocGAN, step: Int, file: String, images: String, out: URL, window: Int?) throws -> Int {
@@ -166,10 +166,7 @@ public struct HocApplication: Application {
             throw HocToolError.notDistilled(file: file, steps: gan.config.steps)
         }
         let config = gan.config
-        let window = try window ?? (config.window > 0 ? config.window : nil) ?? {
-            guard let w = try? HocDataset.embeddedDefault().options.window else { throw HocToolError.unknownWindow(file: file) }
-            return w
-        }()
+        guard let window = window ?? (config.window > 0 ? config.window : nil) else { throw HocToolError.unknownWindow(file: file) }
         let paths = try segmentationInputs(images)
         let existed = FileManager.default.fileExists(atPath: out.path)
         try RunFolder.createFolder(out)
@@ -220,7 +217,7 @@ public enum HocToolError: LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .notDistilled(file, steps):
-            return "\(file) has no trained instance segmenter (train with distill_steps > 0, e.g. --preset real-hoc, past step \(steps))"
+            return "\(file) has no trained instance segmenter: its run distils one after step \(steps) only with distill_steps > 0 (e.g. --preset real-hoc)"
         case let .unknownWindow(file):
             return "\(file): the run took its window from its data; pass --window W (source pixels per patch)"
         }
