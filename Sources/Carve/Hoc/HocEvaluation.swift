@@ -153,13 +153,13 @@ public struct HocEvaluation {
         panel.addRow(instances.slice(axis: 1, 0..<3), count: columns)
         panel.addRow(instances.slice(axis: 1, 3..<4), count: columns)
         if gan.isDistilled(step: step), let segmenter = gan.segmenter {
-            panel.addRow(Self.outlines(real, segmenter: segmenter, minCoreArea: HocSegmentation.minCoreArea(config)), count: columns)
+            panel.addRow(Self.outlines(real, segmenter: segmenter, config: config), count: columns)
         }
         return panel
     }
 
     /// Real patches [B, 3, S, S] with the outlines of the instances the segmenter finds in each.
-    static func outlines(_ patches: Tensor, segmenter: UNet, minCoreArea: Int) -> Tensor {
+    static func outlines(_ patches: Tensor, segmenter: UNet, config: Configuration) -> Tensor {
         let b = patches.shape[0], s = patches.shape[2], hw = s * s
         let was = segmenter.isTraining
         segmenter.train(false)
@@ -169,7 +169,8 @@ public struct HocEvaluation {
             for n in 0..<b {
                 let labels = CentreMaps.decode(foreground: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw, count: hw)),
                                                centreness: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw + hw, count: hw)),
-                                               height: s, width: s, minCoreArea: minCoreArea)
+                                               height: s, width: s, minCoreArea: HocSegmentation.minCoreArea(config),
+                                               objectRadius: HocSegmentation.objectRadius(config))
                 let image = Image(channels: 3, height: s, width: s, pixels: Array(UnsafeBufferPointer(start: patches.data + n * 3 * hw, count: 3 * hw)))
                 (out.baseAddress! + n * 3 * hw).update(from: labels.outlined(on: image).pixels, count: 3 * hw)
             }

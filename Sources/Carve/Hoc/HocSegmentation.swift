@@ -47,7 +47,7 @@ public enum HocSegmentation {
             }
         }
         let labels = CentreMaps.decode(foreground: foreground, centreness: centreness, height: sh, width: sw,
-                                       minCoreArea: minCoreArea(config))
+                                       minCoreArea: minCoreArea(config), objectRadius: objectRadius(config))
         return labels.resizedNearest(height: image.height, width: image.width)
     }
 
@@ -56,5 +56,10 @@ public enum HocSegmentation {
     /// (AP@0.5 of one checkpoint): no minimum and no smoothing 0.735, smoothing 0.754, both 0.805.
     static func minCoreArea(_ config: Configuration) -> Int {
         max(1, Int(config.areaTarget * Double(config.imageSize * config.imageSize) / 8))
+    }
+
+    /// The radius in patch pixels of a disc of the objects' area (`area_target` of a patch).
+    static func objectRadius(_ config: Configuration) -> Float {
+        Float((config.areaTarget * Double(config.imageSize * config.imageSize) / Double.pi).squareRoot())
     }
 }
