@@ -20,6 +20,28 @@ struct CentreMapsTests {
         #expect(m.predictedCount == 2 && m.apByThreshold[8] == 1, "\(m)")  // every object at IoU ≥ 0.9
     }
 
+    /// A big object whose learned centreness dips in its middle (two bumps, as on a textured
+    /// nucleus) is two instances from the centreness alone and one once it is averaged with the
+    /// foreground's distance transform over the object's radius.
+    @Test func theForegroundsDistanceTransformBridgesADipInTheCentreness() {
+        let h = 40, w = 40
+        var fg = [Float](repeating: 0, count: h * w), centre = fg
+        for y in 0..<h {
+            for x in 0..<w {
+                let dy = Float(y) - 19.5, dx = Float(x) - 19.5
+                guard dx * dx + dy * dy <= 144 else { continue }
+                fg[y * w + x] = 1
+                // Bumps at x = 13 and x = 26, 0.2 between them.
+                let a = max(0, 1 - ((dx + 6.5) * (dx + 6.5) + dy * dy) / 30), b = max(0, 1 - ((dx - 6.5) * (dx - 6.5) + dy * dy) / 30)
+                centre[y * w + x] = max(a, b, 0.2)
+            }
+        }
+        let alone = CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w)
+        let bridged = CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w, objectRadius: 12)
+        #expect(Set(alone.labels) == [0, 1, 2], "\(Set(alone.labels))")
+        #expect(Set(bridged.labels) == [0, 1])
+    }
+
     /// Foreground that no core reaches is still an instance; specks below an eighth of the median
     /// instance are dropped.
     @Test func coreLessForegroundIsAnInstanceAndSpecksAreNot() {
