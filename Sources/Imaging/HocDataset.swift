@@ -296,24 +296,31 @@ extension HocDataset {
     public struct Plate: Sendable, Equatable {
         public var mean: [Float]
         public var deviation: [Float]
-    }
 
-    /// One `Plate` per source image.
-    public func plates() -> [Plate] {
-        scaledSources.map { source in
-            let hw = source.planeSize
-            let fg = ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed(source.gray()))
-            var mean = [Float](repeating: 0, count: 3), deviation = mean
-            let background = (0..<hw).filter { !fg[$0] }
-            let pixels = background.isEmpty ? Array(0..<hw) : background
+        /// The statistics of an RGB image (3 planes of `planeSize` at `p`) over the pixels
+        /// `including` keeps (all of them by default).
+        public init(measuring p: UnsafePointer<Float>, planeSize: Int, including: ((Int) -> Bool)? = nil) {
+            let pixels = (0..<planeSize).filter { including?($0) ?? true }
+            let chosen = pixels.isEmpty ? Array(0..<planeSize) : pixels
+            mean = [Float](repeating: 0, count: 3)
+            deviation = mean
             for c in 0..<3 {
                 var s = 0.0, s2 = 0.0
-                for i in pixels { let v = Double(source.pixels[c * hw + i]); s += v; s2 += v * v }
-                let m = s / Double(pixels.count)
+                for i in chosen { let v = Double(p[c * planeSize + i]); s += v; s2 += v * v }
+                let m = s / Double(chosen.count)
                 mean[c] = Float(m)
-                deviation[c] = Float(max(s2 / Double(pixels.count) - m * m, 0).squareRoot())
+                deviation[c] = Float(max(s2 / Double(chosen.count) - m * m, 0).squareRoot())
             }
-            return Plate(mean: mean, deviation: deviation)
+        }
+    }
+
+    /// One `Plate` per source image: its pixels on Otsu's background side.
+    public func plates() -> [Plate] {
+        scaledSources.map { source in
+            let fg = ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed(source.gray()))
+            return source.pixels.withUnsafeBufferPointer {
+                Plate(measuring: $0.baseAddress!, planeSize: source.planeSize, including: { !fg[$0] })
+            }
         }
     }
 

@@ -114,7 +114,7 @@ import Testing
         let hw = 16
         var plate = [Float](repeating: 0, count: 3 * hw)
         for j in 0..<(3 * hw) { plate[j] = j % 2 == 0 ? 0.08 : 0.12 }   // mean 0.1, deviation 0.02
-        let stats = plate.withUnsafeBufferPointer { HocGAN.colourStatistics($0.baseAddress!, count: hw) }
+        let stats = plate.withUnsafeBufferPointer { HocDataset.Plate(measuring: $0.baseAddress!, planeSize: hw) }
         #expect(abs(stats.mean[0] - 0.1) < 1e-6 && abs(stats.deviation[0] - 0.02) < 1e-6)
         let mask = [Float](repeating: 1, count: hw), none = [Float](repeating: 0, count: hw)
         func standsOut(_ value: Float, _ m: [Float]) -> Bool {
@@ -127,6 +127,31 @@ import Testing
         #expect(!standsOut(0.1, mask) && !standsOut(0.13, mask))   // 0.052
         #expect(standsOut(0.15, mask) && standsOut(0.6, mask))     // 0.087, 0.87
         #expect(!standsOut(0.6, none))
+    }
+
+    /// A plate has the colour of the image's background side, never its objects': bright discs
+    /// (0.9) on a 0.1 background give plates of mean 0.1 and the noise of that side.
+    @Test func platesHaveTheBackgroundsColour() throws {
+        var image = Image(channels: 1, height: 96, width: 96, repeating: 0.1)
+        for y in 0..<96 { for x in 0..<96 where (y % 32 - 16) * (y % 32 - 16) + (x % 32 - 16) * (x % 32 - 16) <= 64 { image.pixels[y * 96 + x] = 0.9 } }
+        let data = try HocDataset(image: image, options: HocOptions(window: 48, patchSize: 64))
+        let plates = data.plates()
+        #expect(plates.count == 1)
+        // Scaling by 64/48 blends the discs' rims into neighbours; Otsu's background side still
+        // holds only pixels far below the threshold, whose mean is within 0.01 of 0.1.
+        #expect(plates[0].mean.allSatisfy { abs($0 - 0.1) < 0.01 }, "\(plates[0])")
+        let out = Tensor(shape: [2, 3, 64, 64]) { data.fillPlates($0, plates: plates, seed: 1, step: 3, samples: [5, 9]) }
+        let again = Tensor(shape: [1, 3, 64, 64]) { data.fillPlates($0, plates: plates, seed: 1, step: 3, samples: [9]) }
+        #expect(Array(out.array[(3 * 4096)...]) == again.array)   // a pure function of (seed, step, sample)
+        // The background side's spread (blended rims) is small, so clamping at 0 hardly biases the
+        // draws: each plate's mean lies within 4 standard errors (σ/√4096 = σ/64) of the Plate's.
+        let sigma = plates[0].deviation[0]
+        #expect(sigma < 0.05, "\(sigma)")
+        for n in 0..<2 {
+            let plane = out.array[(n * 3 * 4096)..<(n * 3 * 4096 + 4096)]
+            let mean = plane.reduce(0, +) / 4096
+            #expect(abs(mean - plates[0].mean[0]) <= 4 * sigma / 64 + 1e-4, "\(mean) vs \(plates[0].mean[0]) ± \(sigma)")
+        }
     }
 
     /// On a fixed batch the segmenter's loss falls steadily: 25 steps on step 3's composites.
@@ -190,10 +215,27 @@ import Testing
             #expect(rows.first.map(String.init) == InstanceRecord.csvHeader && rows.count - 1 == labels.instances().count)
             #expect(counts[k + 1] == "img\(k).png,\(rows.count - 1)")
         }
+        // One image file instead of a folder.
+        let single = root.appendingPathComponent("single")
+        #expect(try Evaluator.segment(checkpoint: final, images: images.appendingPathComponent("img0.png").path, out: single) == 1)
+        #expect(FileManager.default.fileExists(atPath: single.appendingPathComponent("img0_labels.png").path))
         let early = root.appendingPathComponent("straight/checkpoints/step-00000004.safetensors")
         #expect(throws: HocToolError.notDistilled(file: early.path, steps: 6)) {
             _ = try Evaluator.segment(checkpoint: early, images: images.path, out: root.appendingPathComponent("no"))
         }
         #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("no").path))
+
+        // A run that left its window to the data cannot say which scale to segment at: one
+        // error naming the flag, and --window makes it work.
+        let config = try Self.tiny(["steps=2", "distill_steps=1", "checkpoint_every=0", "eval_every=0"])
+        #expect(config.window == 0)
+        let unscaled = root.appendingPathComponent("unscaled")
+        _ = try Trainer(config: config, options: TrainOptions(runDirectory: unscaled, dataPath: data.path, quiet: true),
+                        communicator: LocalCommunicator()).train()
+        let last = unscaled.appendingPathComponent("checkpoints/step-00000003.safetensors")
+        #expect(throws: HocToolError.unknownWindow(file: last.path)) {
+            _ = try Evaluator.segment(checkpoint: last, images: images.path, out: root.appendingPathComponent("no"))
+        }
+        #expect(try Evaluator.segment(checkpoint: last, images: images.path, out: root.appendingPathComponent("w"), window: 40) == 2)
     }
 }

@@ -204,17 +204,22 @@ public final class FgGAN: GANModel {
         }
     }
 
-    /// A copy of `x` [N, C, H, W] with sample n mirrored left ↔ right where `flips[n]` (no history).
-    static func flipping(_ x: Tensor, where flips: [Bool]) -> Tensor {
-        precondition(x.rank == 4 && flips.count == x.shape[0], "flipping: \(x.shape) with \(flips.count) flags")
-        let per = x.count / max(x.shape[0], 1), w = x.shape[3]
+    /// A copy of `x` [N, C, H, W] with sample n mirrored left ↔ right where `flips[n]` and, when
+    /// `vertical` is given, top ↔ bottom where `vertical[n]` (no history; hoc's distillation
+    /// mirrors both ways).
+    static func flipping(_ x: Tensor, where flips: [Bool], vertical: [Bool]? = nil) -> Tensor {
+        precondition(x.rank == 4 && flips.count == x.shape[0] && (vertical?.count ?? flips.count) == flips.count,
+                     "flipping: \(x.shape) with \(flips.count) flags")
+        let per = x.count / max(x.shape[0], 1), h = x.shape[2], w = x.shape[3]
         return Tensor(shape: x.shape) { out in
             let src = x.data, dst = out.baseAddress!
             for (n, flip) in flips.enumerated() {
                 let a = src + n * per, b = dst + n * per
-                if !flip { b.update(from: a, count: per); continue }
+                let down = vertical?[n] ?? false
+                if !flip && !down { b.update(from: a, count: per); continue }
                 for row in 0..<(per / w) {
-                    for j in 0..<w { b[row * w + j] = a[row * w + w - 1 - j] }
+                    let from = down ? (row / h) * h + h - 1 - row % h : row
+                    for j in 0..<w { b[row * w + j] = a[from * w + (flip ? w - 1 - j : j)] }
                 }
             }
         }

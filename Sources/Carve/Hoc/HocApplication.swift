@@ -190,17 +190,17 @@ public struct HocApplication: Application {
     }
 
     /// The images `carve segment` reads: `path` itself when it is a file, else the folder's
-    /// images except instance maps, masks and Carve's own outputs.
+    /// images as training picks them (`HocDataset.imageNames(inHocFolder:)`: no instance maps or
+    /// masks), without Carve's own outputs (`*_labels`, `*-overlay`).
     static func segmentationInputs(_ path: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FgToolError.noImages(flag: "--images", path: path)
         }
         guard isDirectory.boolValue else { return [path] }
-        let names = ((try? Image.imageNames(inFolder: path)) ?? []).filter { name in
+        let names = ((try? HocDataset.imageNames(inHocFolder: path)) ?? []).filter { name in
             let stem = (name as NSString).deletingPathExtension
-            return !stem.hasSuffix("_instances") && !stem.hasSuffix("_mask") && !stem.hasSuffix("_labels")
-                && !stem.hasSuffix("-overlay") && !stem.hasPrefix("instances-")
+            return !stem.hasSuffix("_labels") && !stem.hasSuffix("-overlay")
         }
         guard !names.isEmpty else { throw FgToolError.noImages(flag: "--images", path: path) }
         return names.map { (path as NSString).appendingPathComponent($0) }

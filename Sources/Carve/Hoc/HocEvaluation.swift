@@ -167,10 +167,9 @@ public struct HocEvaluation {
         let maps = Autodiff.withoutRecording { segmenter(patches) }
         return Tensor(shape: [b, 3, s, s]) { out in
             for n in 0..<b {
-                let labels = CentreMaps.decode(foreground: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw, count: hw)),
-                                               centreness: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw + hw, count: hw)),
-                                               height: s, width: s, minCoreArea: HocSegmentation.minCoreArea(config),
-                                               objectRadius: HocSegmentation.objectRadius(config))
+                let labels = HocSegmentation.decode(foreground: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw, count: hw)),
+                                                    centreness: Array(UnsafeBufferPointer(start: maps.data + n * 2 * hw + hw, count: hw)),
+                                                    height: s, width: s, config: config)
                 let image = Image(channels: 3, height: s, width: s, pixels: Array(UnsafeBufferPointer(start: patches.data + n * 3 * hw, count: 3 * hw)))
                 (out.baseAddress! + n * 3 * hw).update(from: labels.outlined(on: image).pixels, count: 3 * hw)
             }

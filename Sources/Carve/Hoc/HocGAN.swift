@@ -190,7 +190,7 @@ extension HocGAN {
             let b = batch.samples.count, size = config.imageSize, hw = size * size
             let target = Tensor(shape: [b, 2, size, size]) { out in
                 for n in 0..<b {
-                    let plate = Self.colourStatistics(batch.background.data + n * 3 * hw, count: hw)
+                    let plate = HocDataset.Plate(measuring: batch.background.data + n * 3 * hw, planeSize: hw)
                     var labels = [Int32](repeating: 0, count: hw)
                     for (i, layer) in gen.layers.enumerated() {
                         let m = layer.mask.data + n * hw
@@ -206,27 +206,16 @@ extension HocGAN {
                 var rng = CounterRNG(seed: config.seed, purpose: "distill-flip", step: step, index: sample)
                 return (rng.uniform() < 0.5, rng.uniform() < 0.5)
             }
-            return (Self.mirrored(gen.composite, flips), Self.mirrored(target, flips))
+            let across = flips.map(\.0), down = flips.map(\.1)
+            return (FgGAN.flipping(gen.composite, where: across, vertical: down), FgGAN.flipping(target, where: across, vertical: down))
         }
-    }
-
-    /// Mean and standard deviation of each channel of one RGB image (3 planes of `count`).
-    static func colourStatistics(_ p: UnsafePointer<Float>, count: Int) -> (mean: [Double], deviation: [Double]) {
-        var mean = [Double](repeating: 0, count: 3), deviation = mean
-        for c in 0..<3 {
-            var s = 0.0, s2 = 0.0
-            for j in 0..<count { let v = Double(p[c * count + j]); s += v; s2 += v * v }
-            mean[c] = s / Double(count)
-            deviation[c] = max(s2 / Double(count) - mean[c] * mean[c], 0).squareRoot()
-        }
-        return (mean, deviation)
     }
 
     /// Whether a layer's appearance (RGB planes of `count`) over its hardened mask differs from
     /// the plate by more than twice the plate's noise: ‖mean colour − plate mean‖ > 2·‖plate
     /// deviation‖ (Note [hoc distillation]); false for an empty mask.
     static func standsOut(_ appearance: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int,
-                          from plate: (mean: [Double], deviation: [Double])) -> Bool {
+                          from plate: HocDataset.Plate) -> Bool {
         var sums = [Double](repeating: 0, count: 3), n = 0
         for j in 0..<count where mask[j] >= 0.5 {
             n += 1
@@ -235,28 +224,11 @@ extension HocGAN {
         guard n > 0 else { return false }
         var distance = 0.0, noise = 0.0
         for c in 0..<3 {
-            let d = sums[c] / Double(n) - plate.mean[c]
+            let d = sums[c] / Double(n) - Double(plate.mean[c]), e = Double(plate.deviation[c])
             distance += d * d
-            noise += plate.deviation[c] * plate.deviation[c]
+            noise += e * e
         }
         return distance.squareRoot() > 2 * noise.squareRoot()
-    }
-
-    /// A copy of `x` [N, C, H, W] with sample n mirrored left ↔ right where `flips[n].0` and
-    /// top ↔ bottom where `flips[n].1` (no history).
-    static func mirrored(_ x: Tensor, _ flips: [(Bool, Bool)]) -> Tensor {
-        let c = x.shape[1], h = x.shape[2], w = x.shape[3], per = c * h * w
-        return Tensor(shape: x.shape) { out in
-            for (n, (lr, tb)) in flips.enumerated() {
-                let a = x.data + n * per, o = out.baseAddress! + n * per
-                for ch in 0..<c {
-                    for y in 0..<h {
-                        let sy = tb ? h - 1 - y : y
-                        for xx in 0..<w { o[(ch * h + y) * w + xx] = a[(ch * h + sy) * w + (lr ? w - 1 - xx : xx)] }
-                    }
-                }
-            }
-        }
     }
 
     /// One segmenter update (Note [hoc distillation]) on this rank's `batch` at global step

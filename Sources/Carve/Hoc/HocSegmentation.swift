@@ -46,20 +46,19 @@ public enum HocSegmentation {
                 centreness[y * sw + x] = maps[ph * pw + y * pw + x]
             }
         }
-        let labels = CentreMaps.decode(foreground: foreground, centreness: centreness, height: sh, width: sw,
-                                       minCoreArea: minCoreArea(config), objectRadius: objectRadius(config))
-        return labels.resizedNearest(height: image.height, width: image.width)
+        return decode(foreground: foreground, centreness: centreness, height: sh, width: sw, config: config)
+            .resizedNearest(height: image.height, width: image.width)
     }
 
-    /// The smallest core that is a marker, in patch pixels: an eighth of the objects' area (the
-    /// core of a disc, centreness ≥ ½, is a quarter of it). Measured on nuclei_scratch_assay
-    /// (AP@0.5 of one checkpoint): no minimum and no smoothing 0.735, smoothing 0.754, both 0.805.
-    static func minCoreArea(_ config: Configuration) -> Int {
-        max(1, Int(config.areaTarget * Double(config.imageSize * config.imageSize) / 8))
-    }
-
-    /// The radius in patch pixels of a disc of the objects' area (`area_target` of a patch).
-    static func objectRadius(_ config: Configuration) -> Float {
-        Float((config.areaTarget * Double(config.imageSize * config.imageSize) / Double.pi).squareRoot())
+    /// `CentreMaps.decode` of maps at patch scale for objects of the run `config`: cores under an
+    /// eighth of the objects' area (`area_target` of a patch; the core of a disc, centreness ≥ ½,
+    /// is a quarter of it) are not markers, and the centreness is averaged with the foreground's
+    /// distance transform over the radius of a disc of that area. Measured on
+    /// nuclei_scratch_assay (AP@0.5 of one checkpoint): no minimum and no smoothing 0.735,
+    /// smoothing 0.754, both 0.805.
+    static func decode(foreground: [Float], centreness: [Float], height: Int, width: Int, config: Configuration) -> LabelMap {
+        let area = config.areaTarget * Double(config.imageSize * config.imageSize)
+        return CentreMaps.decode(foreground: foreground, centreness: centreness, height: height, width: width,
+                                 minCoreArea: max(1, Int(area / 8)), objectRadius: Float((area / Double.pi).squareRoot()))
     }
 }
