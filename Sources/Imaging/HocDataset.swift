@@ -22,16 +22,20 @@ public struct HocOptions: Sendable, Equatable {
     public var verticalFlips: Bool
     /// The background disk radius as a fraction of the patch side (paper: 20 px of 64).
     public var diskRadiusFraction: Float
+    /// Keeps only the windows whose centre lies on Otsu's foreground of the (scaled, smoothed)
+    /// image, so each patch has an object at its centre (all windows when none does).
+    public var objectWindows: Bool
 
-    /// Options with the paper's defaults (64 × 64 patches, disk radius 20/64, no flips).
+    /// Options with the paper's defaults (64 × 64 patches, disk radius 20/64, no flips, every window).
     public init(window: Int? = nil, stride: Int? = nil, patchSize: Int = 64, horizontalFlips: Bool = false,
-                verticalFlips: Bool = false, diskRadiusFraction: Float = 20.0 / 64.0) {
+                verticalFlips: Bool = false, diskRadiusFraction: Float = 20.0 / 64.0, objectWindows: Bool = false) {
         self.window = window
         self.stride = stride
         self.patchSize = patchSize
         self.horizontalFlips = horizontalFlips
         self.verticalFlips = verticalFlips
         self.diskRadiusFraction = diskRadiusFraction
+        self.objectWindows = objectWindows
     }
 }
 
@@ -116,6 +120,14 @@ public struct HocDataset: Sendable {
                 }
                 y += stride
             }
+        }
+        if options.objectWindows {
+            let p = options.patchSize
+            let foregrounds = sources.map { ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed($0.gray())) }
+            let centred = origins.filter { o in
+                foregrounds[o.source][(o.y + p / 2) * sources[o.source].width + o.x + p / 2]
+            }
+            if !centred.isEmpty { origins = centred }
         }
         self.options = resolved
         self.scaledSources = sources
@@ -292,10 +304,13 @@ public func blackDisk(_ p: UnsafeMutablePointer<Float>, channels: Int, size: Int
 extension HocDataset {
     /// The colour of the cluster's background, per source: mean and standard deviation of each
     /// channel over the pixels Otsu's threshold puts on the background side (`ClassicalSegmentation
-    /// .foreground`, smoothed first as the baseline does).
+    /// .foreground`, smoothed first as the baseline does), and the mean colour of the other side
+    /// (the objects).
     public struct Plate: Sendable, Equatable {
         public var mean: [Float]
         public var deviation: [Float]
+        /// The mean colour of the objects (Otsu's foreground side); nil when not measured.
+        public var objectMean: [Float]?
 
         /// The statistics of an RGB image (3 planes of `planeSize` at `p`) over the pixels
         /// `including` keeps (all of them by default).
@@ -314,31 +329,47 @@ extension HocDataset {
         }
     }
 
-    /// One `Plate` per source image: its pixels on Otsu's background side.
+    /// One `Plate` per source image: its pixels on Otsu's background side; the objects' colour
+    /// is the mean over every source's foreground side (one colour for the whole cluster, so
+    /// that a layer is judged alike over every plate).
     public func plates() -> [Plate] {
-        scaledSources.map { source in
+        var sums = [Double](repeating: 0, count: 3), count = 0
+        let plates = scaledSources.map { source in
             let fg = ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed(source.gray()))
-            return source.pixels.withUnsafeBufferPointer {
-                Plate(measuring: $0.baseAddress!, planeSize: source.planeSize, including: { !fg[$0] })
+            return source.pixels.withUnsafeBufferPointer { p in
+                for i in 0..<source.planeSize where fg[i] {
+                    count += 1
+                    for c in 0..<3 { sums[c] += Double(p[c * source.planeSize + i]) }
+                }
+                return Plate(measuring: p.baseAddress!, planeSize: source.planeSize, including: { !fg[$0] })
             }
         }
+        guard count > 0 else { return plates }
+        let objects = sums.map { Float($0 / Double(count)) }
+        return plates.map { var p = $0; p.objectMean = objects; return p }
     }
 
     /// Fills `out` (N × 3 × P × P) with object-free plates: for global sample `g` = `samples[n]`,
     /// the `Plate` of a source chosen by CounterRNG(seed, "hoc-plate", step, g) with Gaussian
     /// noise of its deviation, clamped to [0, 1]. Pure function of (seed, step, g).
-    public func fillPlates(_ out: UnsafeMutableBufferPointer<Float>, plates: [Plate], seed: UInt64, step: Int, samples: [Int]) {
+    /// - Returns: the plate of each sample.
+    @discardableResult
+    public func fillPlates(_ out: UnsafeMutableBufferPointer<Float>, plates: [Plate], seed: UInt64, step: Int,
+                           samples: [Int]) -> [Plate] {
+        var chosen: [Plate] = []
         let p = patchSize, size = 3 * p * p
         precondition(out.count == samples.count * size && !plates.isEmpty,
                      "HocDataset.fillPlates: buffer of \(out.count) floats for \(samples.count) × 3 × \(p) × \(p)")
         for (n, g) in samples.enumerated() {
             var rng = CounterRNG(seed: seed, purpose: "hoc-plate", step: step, index: g)
             let plate = plates[rng.int(below: plates.count)]
+            chosen.append(plate)
             for c in 0..<3 {
                 for i in 0..<(p * p) {
                     out[n * size + c * p * p + i] = min(max(plate.mean[c] + plate.deviation[c] * rng.normal(), 0), 1)
                 }
             }
         }
+        return chosen
     }
 }

@@ -219,6 +219,26 @@ extension ClassicalSegmentation {
         let least = max(4, sorted[sorted.count / 2] / 8)
         return labels.map { $0 > 0 && areas[Int($0)] >= least }
     }
+
+    /// `mask` with its holes filled: the components of its complement that do not touch the
+    /// image border and have fewer than `maxArea` pixels.
+    public static func withoutHoles(_ mask: [Bool], height h: Int, width w: Int, maxArea: Int) -> [Bool] {
+        let (labels, n) = components(mask.map { !$0 }, height: h, width: w)
+        guard n > 0 else { return mask }
+        var areas = [Int](repeating: 0, count: n + 1), border = [Bool](repeating: false, count: n + 1)
+        for y in 0..<h {
+            for x in 0..<w {
+                let l = Int(labels[y * w + x])
+                guard l > 0 else { continue }
+                areas[l] += 1
+                if y == 0 || x == 0 || y == h - 1 || x == w - 1 { border[l] = true }
+            }
+        }
+        return (0..<(h * w)).map { i in
+            let l = Int(labels[i])
+            return mask[i] || (!border[l] && areas[l] < maxArea)
+        }
+    }
 }
 
 /// A binary min-heap of (value, pixel index), ties broken by the index.

@@ -127,6 +127,17 @@ import Testing
         #expect(!standsOut(0.1, mask) && !standsOut(0.13, mask))   // 0.052
         #expect(standsOut(0.15, mask) && standsOut(0.6, mask))     // 0.087, 0.87
         #expect(!standsOut(0.6, none))
+        // Knowing the objects' colour (0.5), a layer must also lie nearer to it than to the
+        // plate's: grey 0.29 is background, 0.31 an object.
+        var known = stats
+        known.objectMean = [0.5, 0.5, 0.5]
+        func nearObjects(_ value: Float) -> Bool {
+            let appearance = [Float](repeating: value, count: 3 * hw)
+            return appearance.withUnsafeBufferPointer { a in
+                mask.withUnsafeBufferPointer { HocGAN.standsOut(a.baseAddress!, mask: $0.baseAddress!, count: hw, from: known) }
+            }
+        }
+        #expect(!nearObjects(0.15) && !nearObjects(0.29) && nearObjects(0.31) && nearObjects(0.9))
     }
 
     /// A plate has the colour of the image's background side, never its objects': bright discs
@@ -140,6 +151,8 @@ import Testing
         // Scaling by 64/48 blends the discs' rims into neighbours; Otsu's background side still
         // holds only pixels far below the threshold, whose mean is within 0.01 of 0.1.
         #expect(plates[0].mean.allSatisfy { abs($0 - 0.1) < 0.01 }, "\(plates[0])")
+        // The objects' colour: the discs' side, whose blended rims pull it below 0.9 by < 0.1.
+        #expect(plates[0].objectMean?.allSatisfy { $0 > 0.8 && $0 <= 0.9 } == true, "\(plates[0])")
         let out = Tensor(shape: [2, 3, 64, 64]) { data.fillPlates($0, plates: plates, seed: 1, step: 3, samples: [5, 9]) }
         let again = Tensor(shape: [1, 3, 64, 64]) { data.fillPlates($0, plates: plates, seed: 1, step: 3, samples: [9]) }
         #expect(Array(out.array[(3 * 4096)...]) == again.array)   // a pure function of (seed, step, sample)

@@ -19,6 +19,22 @@ import Testing
         }
     }
 
+    /// With `objectWindows` only windows centred on Otsu's foreground are cut: on one bright disc
+    /// (radius 10) in a dark 96 × 96 image, every patch's centre pixel is bright, and the windows
+    /// are those whose centre lies in the disc (of 49 at stride 8, the 5 within its radius).
+    @Test func objectWindowsAreCentredOnObjects() throws {
+        var image = Image(channels: 1, height: 96, width: 96, repeating: 0.1)
+        for y in 0..<96 { for x in 0..<96 where (y - 48) * (y - 48) + (x - 48) * (x - 48) <= 100 { image.pixels[y * 96 + x] = 0.9 } }
+        let all = try HocDataset(image: image, options: HocOptions(window: 48, stride: 8, patchSize: 48))
+        let centred = try HocDataset(image: image, options: HocOptions(window: 48, stride: 8, patchSize: 48, objectWindows: true))
+        #expect(all.windowCount == 49)
+        #expect(centred.windowCount == 5, "\(centred.windowCount)")
+        for i in 0..<centred.count { #expect(centred.patch(i).pixels[24 * 48 + 24] > 0.5) }
+        // No object at all: every window is kept.
+        let flat = Image(channels: 1, height: 96, width: 96, repeating: 0.1)
+        #expect(try HocDataset(image: flat, options: HocOptions(window: 48, stride: 8, objectWindows: true)).windowCount == 49)
+    }
+
     @Test func patchCountAndShapeFollowWindowStrideAndFlips() throws {
         let plain = try HocDataset(image: Self.source, options: HocOptions(window: 30, stride: 10, patchSize: 16))
         // y ∈ {0, 10, 20, 30}, x ∈ {0, 10, ..., 50}

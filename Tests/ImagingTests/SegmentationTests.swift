@@ -54,6 +54,39 @@ struct CentreMapsTests {
         #expect(Set(labels.labels) == [0, 1, 2])
         #expect(labels.labels[18 * w + 28] == 0)
     }
+
+    /// With the objects' radius known, a hole in an object's foreground (a dark spot of a textured
+    /// nucleus) is filled, and a fragment under an eighth of the objects' area is dropped, while
+    /// a gap between objects open to the border is not filled.
+    @Test func holesAreFilledAndFragmentsDroppedWhenTheObjectsSizeIsKnown() {
+        let h = 30, w = 40
+        var fg = [Float](repeating: 0, count: h * w), centre = fg
+        for y in 3..<17 { for x in 3..<17 { fg[y * w + x] = 1; centre[y * w + x] = 0.9 } }   // 14 × 14 object
+        for y in 8..<11 { for x in 8..<11 { fg[y * w + x] = 0 } }                           // a 3 × 3 hole
+        for y in 22..<27 { for x in 30..<35 { fg[y * w + x] = 1; centre[y * w + x] = 0.9 } } // a 5 × 5 fragment
+        let plain = CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w)
+        #expect(plain.labels[9 * w + 9] == 0 && plain.labels[23 * w + 31] != 0)
+        // Radius 9: area ≈ 254, holes under 127 px filled, instances under 31 px dropped (the
+        // fragment's 25; without the radius only those under an eighth of the median, 187 / 8).
+        let sized = CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w, objectRadius: 9)
+        #expect(sized.labels[9 * w + 9] != 0 && sized.labels[9 * w + 9] == sized.labels[4 * w + 4])
+        #expect(sized.labels[23 * w + 31] == 0 && Set(sized.labels) == [0, 1])
+        #expect(sized.labels[20 * w + 20] == 0)
+    }
+
+    /// `withoutHoles` fills enclosed background under the size limit only, never background that
+    /// reaches the image border.
+    @Test func withoutHolesFillsOnlySmallEnclosedHoles() {
+        let h = 12, w = 24
+        var mask = [Bool](repeating: false, count: h * w)
+        for y in 1..<11 { for x in 1..<11 { mask[y * w + x] = true } }     // a ring with a 4 × 4 hole
+        for y in 4..<8 { for x in 4..<8 { mask[y * w + x] = false } }
+        for y in 1..<11 { for x in 13..<23 { mask[y * w + x] = true } }    // a ring with a 6 × 6 hole
+        for y in 3..<9 { for x in 15..<21 { mask[y * w + x] = false } }
+        let filled = ClassicalSegmentation.withoutHoles(mask, height: h, width: w, maxArea: 20)
+        #expect(filled[5 * w + 5] && !filled[5 * w + 17] && !filled[0] && !filled[5 * w + 12])
+        #expect(filled.filter { $0 }.count == mask.filter { $0 }.count + 16)
+    }
 }
 
 struct SlidingWindowsTests {

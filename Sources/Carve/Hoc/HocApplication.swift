@@ -36,14 +36,15 @@ public struct HocApplication: Application {
     public func batch(step: Int, indices: [Int], samples: [Int]) -> TrainingBatch {
         let b = indices.count, size = config.imageSize
         let real = Tensor(shape: [b, 3, size, size]) { data.fillPatches($0, indices: indices) }
+        var used: [HocDataset.Plate] = []
         let background = Tensor(shape: [b, 3, size, size]) {
             if step >= config.steps && !plates.isEmpty {
-                data.fillPlates($0, plates: plates, seed: config.seed, step: step, samples: samples)
+                used = data.fillPlates($0, plates: plates, seed: config.seed, step: step, samples: samples)
             } else {
                 data.fillBackgrounds($0, seed: config.seed, step: step, samples: samples)
             }
         }
-        return TrainingBatch(images: real, background: background, samples: samples)
+        return TrainingBatch(images: real, background: background, samples: samples, plates: used)
     }
 
     public func evaluate(_ model: HocGAN, step: Int, run: RunFolder) throws -> EvaluationOutcome {
@@ -67,7 +68,8 @@ public struct HocApplication: Application {
     static func loadData(config: Configuration, dataPath: String?) throws -> HocDataset {
         let options = HocOptions(
             window: config.window > 0 ? config.window : nil, stride: config.patchStride > 0 ? config.patchStride : nil,
-            patchSize: config.imageSize, horizontalFlips: config.flips, verticalFlips: config.flips)
+            patchSize: config.imageSize, horizontalFlips: config.flips, verticalFlips: config.flips,
+            objectWindows: config.objectWindows)
         if let dataPath { return try HocDataset.load(path: dataPath, options: options) }
         return try HocDataset.embeddedDefault(options: options)
     }

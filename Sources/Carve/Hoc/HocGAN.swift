@@ -171,6 +171,14 @@ extension HocGAN {
     // mask lies within twice the plate's noise of the plate's mean colour is not an object: on
     // sparse clusters (nuclei_scratch_assay) most providers learn to paint dark background, and
     // labelling those as instances made the segmenter find 12× too many objects (AP@0.5 0.06).
+    // Nor is a layer nearer the plate's colour than the objects' (Otsu's two class means, the
+    // objects' pooled over every source image, `HocDataset.plates`): on nuclei_cells3d providers
+    // also paint the dim grey glow between nuclei, and as objects those taught the segmenter to
+    // take the glow for nuclei (instances spilling over the background; AP@0.5 0.32 → 0.37,
+    // 0.50 → 0.56, and with the decoding of Note [Centre maps] 0.39 → 0.54 on the three seeds'
+    // generators). The objects' colour per source image instead (one dim, out-of-focus slice)
+    // lost the dim nuclei of the others (0.32 → 0.23); a threshold at 0.3 or 0.7 of the way from
+    // the plate to the objects instead of 0.5 lost AP both ways (0.53 → 0.38).
     // Such a layer is composited and occludes what is below it, but its pixels are background.
     // The visible label image gives the
     // segmenter's targets (Note [Centre maps]): foreground and centreness. Each sample is
@@ -190,7 +198,8 @@ extension HocGAN {
             let b = batch.samples.count, size = config.imageSize, hw = size * size
             let target = Tensor(shape: [b, 2, size, size]) { out in
                 for n in 0..<b {
-                    let plate = HocDataset.Plate(measuring: batch.background.data + n * 3 * hw, planeSize: hw)
+                    let plate = n < batch.plates.count ? batch.plates[n]
+                        : HocDataset.Plate(measuring: batch.background.data + n * 3 * hw, planeSize: hw)
                     var labels = [Int32](repeating: 0, count: hw)
                     for (i, layer) in gen.layers.enumerated() {
                         let m = layer.mask.data + n * hw
@@ -212,8 +221,9 @@ extension HocGAN {
     }
 
     /// Whether a layer's appearance (RGB planes of `count`) over its hardened mask differs from
-    /// the plate by more than twice the plate's noise: ‖mean colour − plate mean‖ > 2·‖plate
-    /// deviation‖ (Note [hoc distillation]); false for an empty mask.
+    /// the plate by more than twice the plate's noise, ‖mean colour − plate mean‖ > 2·‖plate
+    /// deviation‖, and, when the plate knows the objects' colour, lies nearer to it than to the
+    /// plate's (Note [hoc distillation]); false for an empty mask.
     static func standsOut(_ appearance: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int,
                           from plate: HocDataset.Plate) -> Bool {
         var sums = [Double](repeating: 0, count: 3), n = 0
@@ -222,13 +232,20 @@ extension HocGAN {
             for c in 0..<3 { sums[c] += Double(appearance[c * count + j]) }
         }
         guard n > 0 else { return false }
-        var distance = 0.0, noise = 0.0
+        var distance = 0.0, noise = 0.0, along = 0.0, gap = 0.0
         for c in 0..<3 {
             let d = sums[c] / Double(n) - Double(plate.mean[c]), e = Double(plate.deviation[c])
             distance += d * d
             noise += e * e
+            if let objects = plate.objectMean {
+                let o = Double(objects[c]) - Double(plate.mean[c])
+                along += d * o
+                gap += o * o
+            }
         }
-        return distance.squareRoot() > 2 * noise.squareRoot()
+        // Nearer the objects' colour than the plate's: (m − b)·(o − b) > ½‖o − b‖².
+        let towardObjects = plate.objectMean == nil || along > 0.5 * gap
+        return distance.squareRoot() > 2 * noise.squareRoot() && towardObjects
     }
 
     /// One segmenter update (Note [hoc distillation]) on this rank's `batch` at global step

@@ -13,6 +13,7 @@
 // (`Applications.all`, the one place that names them). A third application is one folder and one
 // entry in that list.
 import DDP
+import Imaging
 import Foundation
 import Tensor
 
@@ -22,11 +23,15 @@ public struct TrainingBatch {
     public var images: Tensor
     public var background: Tensor
     public var samples: [Int]
+    /// hoc distillation steps: the object-free plate under each sample (Note [hoc distillation]);
+    /// empty otherwise.
+    public var plates: [HocDataset.Plate]
 
-    public init(images: Tensor, background: Tensor, samples: [Int]) {
+    public init(images: Tensor, background: Tensor, samples: [Int], plates: [HocDataset.Plate] = []) {
         self.images = images
         self.background = background
         self.samples = samples
+        self.plates = plates
     }
 }
 

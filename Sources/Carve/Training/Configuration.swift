@@ -74,6 +74,11 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// diameter, `area_target` to their median area at patch scale, and `mask_envelope` to 1.5× the
     /// radius of that area's disc; config.json records the values used.
     public var autoScale: Bool = false
+    /// hoc: when true, only windows whose centre lies on Otsu's foreground (the baseline's,
+    /// `ClassicalSegmentation`) are cut, so every real patch, and every background under its black
+    /// disk, has an object at its centre: a sparse image then gives the patches of a dense
+    /// cluster (not in the paper; all windows when none qualifies).
+    public var objectWindows: Bool = false
     /// fg: weight of the box-tightness prior (`GANLoss.boxTightness`, not in the paper; 0 = off):
     /// every row and column through the middle of a tight box crop crosses the object.
     public var boxPrior: Double = 0
@@ -129,7 +134,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskCentre = "mask_centre", autoScale = "auto_scale", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
