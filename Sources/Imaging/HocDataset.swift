@@ -312,6 +312,12 @@ extension HocDataset {
         /// The mean colour of the objects (Otsu's foreground side); nil when not measured.
         public var objectMean: [Float]?
 
+        public init(mean: [Float], deviation: [Float], objectMean: [Float]? = nil) {
+            self.mean = mean
+            self.deviation = deviation
+            self.objectMean = objectMean
+        }
+
         /// The statistics of an RGB image (3 planes of `planeSize` at `p`) over the pixels
         /// `including` keeps (all of them by default).
         public init(measuring p: UnsafePointer<Float>, planeSize: Int, including: ((Int) -> Bool)? = nil) {
@@ -327,6 +333,21 @@ extension HocDataset {
                 deviation[c] = Float(max(s2 / Double(chosen.count) - m * m, 0).squareRoot())
             }
         }
+    }
+
+    /// The plate of the whole cluster: the channel-wise average of `plates` (means, deviations
+    /// and objects' colours).
+    public static func averagePlate(_ plates: [Plate]) -> Plate? {
+        guard let first = plates.first else { return nil }
+        func average(_ values: [[Float]]) -> [Float] {
+            (0..<3).map { c in values.map { $0[c] }.reduce(0, +) / Float(values.count) }
+        }
+        var plate = first
+        plate.mean = average(plates.map(\.mean))
+        plate.deviation = average(plates.map(\.deviation))
+        let objects = plates.compactMap(\.objectMean)
+        plate.objectMean = objects.count == plates.count ? average(objects) : nil
+        return plate
     }
 
     /// One `Plate` per source image: its pixels on Otsu's background side; the objects' colour

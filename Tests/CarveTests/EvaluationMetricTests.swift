@@ -62,6 +62,31 @@ import Testing
         #expect(HocGroundTruth.mapPath(of: "/d/coins.jpg") == "/d/coins_instances.png")
     }
 
+    /// A sampled instance is an object when its colour stands out from the cluster's average
+    /// plate toward the objects' colour; the objects-only shape measure averages over those alone.
+    @Test func sampledInstancesThatPaintBackgroundAreNotObjects() throws {
+        let hw = 8 * 8
+        let plates = [HocDataset.Plate(mean: [0.1, 0.1, 0.1], deviation: [0.02, 0.02, 0.02], objectMean: [0.7, 0.7, 0.7]),
+                      HocDataset.Plate(mean: [0.3, 0.3, 0.3], deviation: [0.04, 0.04, 0.04], objectMean: [0.9, 0.9, 0.9])]
+        let plate = try #require(HocDataset.averagePlate(plates))
+        #expect(abs(plate.mean[0] - 0.2) < 1e-6 && abs(plate.objectMean![2] - 0.8) < 1e-6 && abs(plate.deviation[1] - 0.03) < 1e-6)
+        // Instance 0 paints 0.85 (an object), instance 1 paints 0.3 (background), both over a
+        // full 8 × 8 mask; instance 2 has an empty mask.
+        let instances = Tensor(shape: [3, 4, 8, 8]) { out in
+            for (i, grey) in [Float(0.85), 0.3, 0.9].enumerated() {
+                for c in 0..<3 { for j in 0..<hw { out[(i * 4 + c) * hw + j] = grey } }
+                for j in 0..<hw { out[(i * 4 + 3) * hw + j] = i == 2 ? 0 : 1 }
+            }
+        }
+        #expect(HocEvaluation.objects(instances: instances, plate: plate) == [true, false, false])
+        // A real 8 × 8 square (away from its map's border): instances 0 and 1 score alike, 2 zero.
+        let map = LabelMap(height: 20, width: 20, labels: (0..<400).map { i in (6..<14).contains(i / 20) && (6..<14).contains(i % 20) ? 1 : 0 })
+        let square = ShapeMatching.objects(from: map, scale: 1)
+        let objectsOnly = HocEvaluation.shapeIoU(instances: instances, objects: square, including: [true, false, false])
+        #expect(objectsOnly > 0.5)
+        #expect(abs(HocEvaluation.shapeIoU(instances: instances, objects: square) - 2 * objectsOnly / 3) < 1e-12)
+    }
+
     /// `carve ckpt eval` of a hoc checkpoint on data with instance maps reports the shape measure
     /// and the classical baseline, scored against every object of the maps.
     @Test func hocEvaluationWithInstanceMapsReportsShapeAndBaseline() throws {
@@ -78,6 +103,9 @@ import Testing
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: metrics)) as! [String: Any]
         let shape = try #require(report["shape_iou"] as? Double)
         #expect(shape >= 0 && shape <= 1)
+        let rate = try #require(report["object_rate"] as? Double)
+        #expect(rate >= 0 && rate <= 1)
+        #expect((report["shape_iou_objects"] as? Double).map { $0 >= 0 && $0 <= 1 } ?? (rate == 0))
         let baseline = try #require(report["baseline"] as? [String: Any])
         let labels = try LabelMap.read(path: data.appendingPathComponent("instances-000.png").path)
         #expect(baseline["true_count"] as? Int == Set(labels.labels).subtracting([0]).count)

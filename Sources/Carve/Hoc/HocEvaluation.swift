@@ -17,6 +17,9 @@ public struct HocEvaluation {
     let reference: Reference
     var objectArea: Double? { reference.objectArea }
     let realPatches: (Int) -> Tensor
+    /// The cluster's average plate (background and objects' colours), for telling sampled
+    /// instances that are objects from those that paint background (Note [hoc distillation]).
+    let plate: HocDataset.Plate?
 
     /// What is known of the real objects, when anything is (`HocApplication.reference`).
     struct Reference {
@@ -36,6 +39,7 @@ public struct HocEvaluation {
         self.gan = gan
         self.config = config
         self.reference = reference
+        self.plate = reference.objects == nil ? nil : HocDataset.averagePlate(data.plates())
         self.realPatches = { n in
             let count = min(n, data.count)
             let size = config.imageSize
@@ -56,6 +60,12 @@ public struct HocEvaluation {
         /// The mean over sampled masks of their IoU with the best-matching real object, centroids
         /// aligned (`ShapeMatching`): a disc scores ~0.95 against coins, a square ~0.83.
         public var shapeIoU: Double?
+        /// The fraction of sampled instances that are objects: their colour stands out from the
+        /// cluster's background by the distillation's rule (`HocGAN.standsOut`); the others paint
+        /// background and are never instances for the segmenter.
+        public var objectRate: Double?
+        /// `shapeIoU` over the sampled instances that are objects only.
+        public var shapeIoUObjects: Double?
         /// The classical baseline (Otsu + watershed) against the instance maps.
         public var baseline: BaselineScores?
         /// The distilled instance segmenter (`HocSegmentation`) against the instance maps, once trained.
@@ -63,7 +73,7 @@ public struct HocEvaluation {
         enum CodingKeys: String, CodingKey {
             case step, samples, maskAreaMean = "mask_area_mean", singleComponentRate = "single_component_rate"
             case singleObjectRate = "single_object_rate", objectAreaPixels = "object_area_pixels"
-            case shapeIoU = "shape_iou", baseline, segmenter
+            case shapeIoU = "shape_iou", objectRate = "object_rate", shapeIoUObjects = "shape_iou_objects", baseline, segmenter
         }
     }
 
@@ -80,16 +90,26 @@ public struct HocEvaluation {
         let instances = Autodiff.withoutRecording { gan.generator(z) }
         let m = Self.maskMetrics(instances: instances, objectArea: objectArea)
         let shape = reference.objects.map { Self.shapeIoU(instances: instances, objects: $0) }
+        let isObject = plate.map { Self.objects(instances: instances, plate: $0) }
+        let objectRate = isObject.map { flags in Double(flags.filter { $0 }.count) / Double(max(flags.count, 1)) }
+        var shapeObjects: Double?
+        if let objects = reference.objects, let isObject, isObject.contains(true) {
+            shapeObjects = Self.shapeIoU(instances: instances, objects: objects, including: isObject)
+        }
         var segmented: BaselineScores?
         if gan.isDistilled(step: step), let segmenter = gan.segmenter, let truth = reference.truth, let window = reference.window {
             segmented = truth.scores { HocSegmentation.instances(of: $0, segmenter: segmenter, config: config, window: window) }
         }
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
-                            objectAreaPixels: objectArea, shapeIoU: shape, baseline: reference.baseline, segmenter: segmented)
+                            objectAreaPixels: objectArea, shapeIoU: shape, objectRate: objectRate,
+                            shapeIoUObjects: shapeObjects, baseline: reference.baseline, segmenter: segmented)
         var summary = String(format: "single-component rate %.3f, mask area %.3f", m.singleComponentRate, m.areaMean)
         if let rate = m.singleObjectRate { summary += String(format: ", single-object rate %.3f", rate) }
         if let shape { summary += String(format: ", shape IoU %.3f", shape) }
+        if let shapeObjects, let objectRate {
+            summary += String(format: " (objects %.3f, %.0f%% of samples)", shapeObjects, 100 * objectRate)
+        }
         if let segmented {
             summary += String(format: ", segmenter AP@0.5 %.3f, count error %.3f", segmented.ap50, segmented.countError)
         }
@@ -122,16 +142,25 @@ public struct HocEvaluation {
         return (areaSum / Double(k), Double(single) / Double(k), objectArea.map { _ in Double(objects) / Double(k) })
     }
 
-    /// The mean over sampled instances [K, 4, S, S] of `ShapeMatching.bestIoU` of their masks
-    /// (> 0.5) with the real objects (an empty mask scores 0).
-    static func shapeIoU(instances: Tensor, objects: [ShapeMatching.Object]) -> Double {
+    /// The mean over sampled instances [K, 4, S, S] (those `including` marks, all by default) of
+    /// `ShapeMatching.bestIoU` of their masks (> 0.5) with the real objects (an empty mask scores 0).
+    static func shapeIoU(instances: Tensor, objects: [ShapeMatching.Object], including: [Bool]? = nil) -> Double {
         let k = instances.shape[0], size = instances.shape[2], hw = size * size
-        var sum = 0.0
-        for i in 0..<k {
+        var sum = 0.0, n = 0
+        for i in 0..<k where including?[i] ?? true {
             let mask = instances.data + (i * 4 + 3) * hw
             sum += ShapeMatching.bestIoU((0..<hw).map { mask[$0] > 0.5 }, height: size, width: size, objects: objects)
+            n += 1
         }
-        return sum / Double(max(k, 1))
+        return sum / Double(max(n, 1))
+    }
+
+    /// Whether each sampled instance [K, 4, S, S] is an object against `plate` (`HocGAN.standsOut`).
+    static func objects(instances: Tensor, plate: HocDataset.Plate) -> [Bool] {
+        let k = instances.shape[0], hw = instances.shape[2] * instances.shape[3]
+        return (0..<k).map { i in
+            HocGAN.standsOut(instances.data + i * 4 * hw, mask: instances.data + (i * 4 + 3) * hw, count: hw, from: plate)
+        }
     }
 
     /// A Figure 8/9 panel: real patches, composites, carved layers, appearances, soft masks, and
