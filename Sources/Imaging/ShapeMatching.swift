@@ -78,4 +78,23 @@ public enum ShapeMatching {
         }
         return best
     }
+
+    /// What real objects score against each other: the mean over (up to `limit`, evenly spread)
+    /// objects of the best IoU with any *other* object, centroids aligned as in `bestIoU`. A
+    /// sample scoring this much is as like the real objects as they are like one another.
+    public static func realReference(_ objects: [Object], limit: Int = 200) -> Double? {
+        guard objects.count >= 2 else { return nil }
+        let chosen = (0..<min(limit, objects.count)).map { $0 * objects.count / min(limit, objects.count) }
+        var sum = 0.0
+        for i in chosen {
+            let ry = objects[i].offsets.map { abs($0.dy) }.max()!, rx = objects[i].offsets.map { abs($0.dx) }.max()!
+            let h = 2 * ry + 1, w = 2 * rx + 1
+            var mask = [Bool](repeating: false, count: h * w)
+            for (dy, dx) in objects[i].offsets { mask[(dy + ry) * w + dx + rx] = true }
+            var others = objects
+            others.remove(at: i)
+            sum += bestIoU(mask, height: h, width: w, objects: others)
+        }
+        return sum / Double(chosen.count)
+    }
 }

@@ -129,4 +129,24 @@ struct ShapeMatchingTests {
         #expect(abs(Double(half[0].offsets.count) / Double(n) - 0.25) < 0.05)
         #expect(ShapeMatching.bestIoU([Bool](repeating: false, count: 16), height: 4, width: 4, objects: objects) == 0)
     }
+
+    /// The real objects' reference: two equal discs score 1 against each other, a square
+    /// against them less, and the mean is over every object; one object has no reference.
+    @Test func realObjectsAreScoredAgainstEachOther() {
+        let discA = Self.disc(radius: 6, centre: (10, 10), height: 40, width: 60)
+        let discB = Self.disc(radius: 6, centre: (10, 30), height: 40, width: 60)
+        let labels = (0..<(40 * 60)).map { i -> UInt16 in
+            if discA[i] { return 1 }
+            if discB[i] { return 2 }
+            return (25..<36).contains(i / 60) && (42..<53).contains(i % 60) ? 3 : 0   // an 11 × 11 square
+        }
+        let objects = ShapeMatching.objects(from: LabelMap(height: 40, width: 60, labels: labels), scale: 1)
+        #expect(objects.count == 3)
+        let reference = ShapeMatching.realReference(objects)!
+        let side = 11, square = [Bool](repeating: true, count: side * side)
+        let squareScore = ShapeMatching.bestIoU(square, height: side, width: side, objects: Array(objects.prefix(2)))
+        #expect(squareScore < 0.9)
+        #expect(abs(reference - (2 + squareScore) / 3) < 1e-12, "\(reference) vs \(squareScore)")
+        #expect(ShapeMatching.realReference(Array(objects.prefix(1))) == nil)
+    }
 }

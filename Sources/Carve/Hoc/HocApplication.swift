@@ -80,10 +80,11 @@ public struct HocApplication: Application {
     static func reference(config: Configuration, data: HocDataset, dataPath: String?) throws -> HocEvaluation.Reference {
         let truth = try HocGroundTruth.find(dataPath: dataPath)
         let scale = Double(config.imageSize) / Double(data.options.window ?? config.imageSize)
+        let objects = truth?.objects(scale: scale)
         return HocEvaluation.Reference(
             objectArea: groundTruthObjectArea(config: config, dataPath: dataPath) ?? truth?.medianArea(scale: scale),
-            objects: truth?.objects(scale: scale), baseline: truth?.baseline(), truth: truth,
-            window: data.options.window ?? config.imageSize)
+            objects: objects, realShape: objects.flatMap { ShapeMatching.realReference($0) },
+            baseline: truth?.baseline(), truth: truth, window: data.options.window ?? config.imageSize)
     }
 
     /// The median full (unoccluded) area of a ground-truth object in patch pixels, when the data

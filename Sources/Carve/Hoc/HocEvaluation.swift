@@ -27,6 +27,8 @@ public struct HocEvaluation {
         var objectArea: Double? = nil
         /// Object outlines at patch scale (for the shape measure).
         var objects: [ShapeMatching.Object]? = nil
+        /// What the real objects score against each other (`ShapeMatching.realReference`).
+        var realShape: Double? = nil
         /// Otsu + watershed against the instance maps.
         var baseline: BaselineScores? = nil
         /// The images with their instance maps (for the distilled segmenter's scores).
@@ -66,6 +68,10 @@ public struct HocEvaluation {
         public var objectRate: Double?
         /// `shapeIoU` over the sampled instances that are objects only.
         public var shapeIoUObjects: Double?
+        /// The shape measure's reference: the mean best IoU of a real object with another real
+        /// object (`ShapeMatching.realReference`); a sample scoring this is as like the real
+        /// objects as they are like one another.
+        public var shapeIoUReal: Double?
         /// The classical baseline (Otsu + watershed) against the instance maps.
         public var baseline: BaselineScores?
         /// The distilled instance segmenter (`HocSegmentation`) against the instance maps, once trained.
@@ -73,7 +79,8 @@ public struct HocEvaluation {
         enum CodingKeys: String, CodingKey {
             case step, samples, maskAreaMean = "mask_area_mean", singleComponentRate = "single_component_rate"
             case singleObjectRate = "single_object_rate", objectAreaPixels = "object_area_pixels"
-            case shapeIoU = "shape_iou", objectRate = "object_rate", shapeIoUObjects = "shape_iou_objects", baseline, segmenter
+            case shapeIoU = "shape_iou", objectRate = "object_rate", shapeIoUObjects = "shape_iou_objects", shapeIoUReal = "shape_iou_real"
+            case baseline, segmenter
         }
     }
 
@@ -103,7 +110,8 @@ public struct HocEvaluation {
         let report = Report(step: step, samples: k, maskAreaMean: m.areaMean,
                             singleComponentRate: m.singleComponentRate, singleObjectRate: m.singleObjectRate,
                             objectAreaPixels: objectArea, shapeIoU: shape, objectRate: objectRate,
-                            shapeIoUObjects: shapeObjects, baseline: reference.baseline, segmenter: segmented)
+                            shapeIoUObjects: shapeObjects, shapeIoUReal: reference.realShape,
+                            baseline: reference.baseline, segmenter: segmented)
         var summary = String(format: "single-component rate %.3f, mask area %.3f", m.singleComponentRate, m.areaMean)
         if let rate = m.singleObjectRate { summary += String(format: ", single-object rate %.3f", rate) }
         if let shape { summary += String(format: ", shape IoU %.3f", shape) }
