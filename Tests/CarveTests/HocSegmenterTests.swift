@@ -79,6 +79,16 @@ import Testing
         #expect(measured.window == 24 && measured.areaTarget == scale.areaTarget && measured.maskEnvelope == scale.envelope)
         let fixed = try config.applying(["window=30"])
         #expect(try HocApplication.prepare(fixed, dataPath: path) == fixed)
+        // 15 discs cover ~19 % of the image: dense, every window kept. One row of them (~7 %):
+        // sparse, object-centred windows.
+        #expect(abs(scale.foregroundFraction - Double(12 * 197 + 3 * 104) / 14_000) < 0.03, "\(scale.foregroundFraction)")
+        #expect(!scale.isSparse && !measured.objectWindows)
+        var sparse = Image(channels: 1, height: 100, width: 140, repeating: 0.1)
+        for i in 0..<(100 * 140) where image.pixels[i] > 0.5 && (40..<60).contains(i / 140) { sparse.pixels[i] = 0.9 }
+        try sparse.write(path: path)
+        let sparseScale = try #require(HocScale(images: [sparse], patchSize: 64))
+        #expect(sparseScale.isSparse && sparseScale.window == 24)
+        #expect(try HocApplication.prepare(config, dataPath: path).objectWindows)
     }
 
     static func tiny(_ extra: [String] = []) throws -> Configuration {

@@ -230,8 +230,8 @@ public enum HocToolError: LocalizedError, Equatable {
 // MARK: - Scale from the data
 
 extension HocApplication {
-    /// `auto_scale` (Note [hoc scale]): a new run with `window` 0 gets the window and area target
-    /// its image's objects call for.
+    /// `auto_scale` (Note [hoc scale]): a new run with `window` 0 gets the window, area target and
+    /// mask envelope its image's objects call for, and object-centred windows on a sparse image.
     /// - Throws: `ImageError` or `DatasetError` naming an unreadable image.
     public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration {
         guard config.autoScale && config.window == 0 else { return config }
@@ -241,6 +241,7 @@ extension HocApplication {
         out.window = scale.window
         out.areaTarget = scale.areaTarget
         out.maskEnvelope = scale.envelope
+        if scale.isSparse { out.objectWindows = true }
         return out
     }
 }

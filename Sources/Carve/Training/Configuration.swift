@@ -72,7 +72,8 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// hoc: when true, a new run whose `window` is 0 measures the objects of its image first
     /// (Otsu's connected components, `HocScale`) and sets `window` to 1.5× their 90th-percentile
     /// diameter, `area_target` to their median area at patch scale, and `mask_envelope` to 1.5× the
-    /// radius of that area's disc; config.json records the values used.
+    /// radius of that area's disc, and `object_windows` when the objects cover less than 15 % of
+    /// the image; config.json records the values used.
     public var autoScale: Bool = false
     /// hoc: when true, only windows whose centre lies on Otsu's foreground (the baseline's,
     /// `ClassicalSegmentation`) are cut, so every real patch, and every background under its black

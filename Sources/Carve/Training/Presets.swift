@@ -34,7 +34,8 @@ public enum Presets {
         case "real-hoc":
             // The recipe to start from on one's own image of a cluster (issue 15): demo-hoc's
             // networks with resize + conv decoders, the window, area target and mask envelope
-            // measured on the image (auto_scale, Note [hoc scale]) instead of set by hand, no
+            // measured on the image (auto_scale, Note [hoc scale]; on a sparse image also
+            // windows centred on objects) instead of set by hand, no
             // total-variation prior (its L1 form made squares), and an instance segmenter
             // distilled from the generator (Note [hoc distillation]) for `carve segment`.
             c = hoc(layers: 8, zDim: 4, area: 0.12, padding: 32)
