@@ -95,6 +95,29 @@ import Testing
         try Presets.named("tiny").applying(["distill_steps=4", "unet_channels=8,8,8,8,8,8"] + extra)
     }
 
+    /// `distill_blur` smooths the segmenter's inputs, not its targets: with it, every sample's
+    /// input varies less from pixel to pixel than without (or is the same, 0 blurs drawn), at
+    /// least one is smoother, and the targets are unchanged.
+    @Test func distillBlurSmoothsInputsNotTargets() throws {
+        let sharp = try Self.tiny(), blurred = try Self.tiny(["distill_blur=3"])
+        let batch = try HocGANTests.batch(config: sharp, samples: [0, 1, 2, 3, 4, 5])
+        let (a, ta) = HocGAN(config: sharp, communicator: LocalCommunicator()).distillationPair(batch, step: 3)
+        let (b, tb) = HocGAN(config: blurred, communicator: LocalCommunicator()).distillationPair(batch, step: 3)
+        #expect(ta.array == tb.array)
+        func variation(_ t: Tensor, _ n: Int) -> Float {
+            var v: Float = 0
+            for c in 0..<3 { for y in 0..<64 { for x in 0..<63 { let i = ((n * 3 + c) * 64 + y) * 64 + x; v += abs(t.data[i + 1] - t.data[i]) } } }
+            return v
+        }
+        var smoother = 0
+        for n in 0..<6 {
+            #expect(variation(b, n) <= variation(a, n) + 1e-3)
+            if variation(b, n) < 0.9 * variation(a, n) { smoother += 1 }
+        }
+        #expect(smoother >= 1)
+        #expect(throws: ConfigurationError.self) { try Presets.named("tiny").applying(["distill_blur=9"]) }
+    }
+
     /// The targets are the generator's visible layers: over a flat plate (no noise, so every
     /// layer of another colour is an object) the foreground is where any hardened mask is,
     /// centreness in [0, 1] and only there.

@@ -103,6 +103,10 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// random background) or "mixed" (each sample, with probability ½, the crop itself instead, so
     /// the student also sees real surroundings as segmentation will).
     public var distillInputs: String = "composite"
+    /// hoc: each segmenter input is smoothed by the binomial kernel (σ ≈ 1 px) between 0 and this
+    /// many times, chosen per sample, so the segmenter also knows objects out of focus (Note
+    /// [hoc distillation]; 0 = never).
+    public var distillBlur: Int = 0
     public var lrD: Double
     public var lrG: Double
     public var adamBeta1: Double
@@ -137,7 +141,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
         case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
-        case distillInputs = "distill_inputs"
+        case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
         case batchSize = "batch_size", steps, distillSteps = "distill_steps", seed, syncBN = "sync_bn"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -286,6 +290,7 @@ extension Configuration {
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
         try need(["composite", "mixed"].contains(distillInputs), "distill_inputs must be composite or mixed, not \(distillInputs)")
+        try need((0...8).contains(distillBlur), "distill_blur must be in 0...8, not \(distillBlur)")
         try need(augment >= 0 && augment <= 1, "augment must be in [0, 1]")
         if case .failure(let error) = DiffAugment.Transform.policy(augmentPolicy) { throw error }
         try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")

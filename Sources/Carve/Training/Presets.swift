@@ -50,6 +50,7 @@ public enum Presets {
             c.batchSize = 16
             c.steps = 2000
             c.distillSteps = 500
+            c.distillBlur = 3
             c.checkpointEvery = 500
             c.evalEvery = 500
         case "demo-fg":
