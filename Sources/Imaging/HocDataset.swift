@@ -123,7 +123,7 @@ public struct HocDataset: Sendable {
         }
         if options.objectWindows {
             let p = options.patchSize
-            let foregrounds = sources.map { ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed($0.gray())) }
+            let foregrounds = sources.map { ClassicalSegmentation.smoothedForeground(of: $0) }
             let centred = origins.filter { o in
                 foregrounds[o.source][(o.y + p / 2) * sources[o.source].width + o.x + p / 2]
             }
@@ -356,7 +356,7 @@ extension HocDataset {
     public func plates() -> [Plate] {
         var sums = [Double](repeating: 0, count: 3), count = 0
         let plates = scaledSources.map { source in
-            let fg = ClassicalSegmentation.foreground(of: ClassicalSegmentation.smoothed(source.gray()))
+            let fg = ClassicalSegmentation.smoothedForeground(of: source)
             return source.pixels.withUnsafeBufferPointer { p in
                 for i in 0..<source.planeSize where fg[i] {
                     count += 1

@@ -168,9 +168,8 @@ public enum ClassicalSegmentation {
     /// are dropped: camera noise would otherwise be hundreds of one-pixel "objects" (as
     /// scikit-image's recipe also smooths and removes small objects first).
     public static func instances(of image: Image, radius: Int? = nil) -> LabelMap {
-        let gray = smoothed(image.channels == 1 ? image : image.gray())
-        let h = gray.height, w = gray.width
-        let fg = withoutSpeckle(foreground(of: gray), height: h, width: w)
+        let h = image.height, w = image.width
+        let fg = withoutSpeckle(smoothedForeground(of: image), height: h, width: w)
         let distance = distanceTransform(fg, height: h, width: w)
         let r = radius ?? {
             let (comp, n) = components(fg, height: h, width: w)
@@ -187,6 +186,12 @@ public enum ClassicalSegmentation {
 }
 
 extension ClassicalSegmentation {
+    /// The baseline's threshold of an image (gray or colour): smoothed (`smoothed`), then
+    /// `foreground` by Otsu's threshold; specks are kept (`withoutSpeckle` drops them).
+    public static func smoothedForeground(of image: Image) -> [Bool] {
+        foreground(of: smoothed(image.channels == 1 ? image : image.gray()))
+    }
+
     /// A gray image filtered with the binomial kernel [1, 4, 6, 4, 1] / 16 along rows, then
     /// columns (edges replicated).
     public static func smoothed(_ gray: Image) -> Image {

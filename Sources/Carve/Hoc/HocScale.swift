@@ -49,9 +49,8 @@ struct HocScale {
         var shortest = Int.max, pixels = 0, covered = 0
         for image in images {
             shortest = min(shortest, image.height, image.width)
-            let gray = ClassicalSegmentation.smoothed(image.channels == 1 ? image : image.gray())
-            let h = gray.height, w = gray.width
-            let fg = ClassicalSegmentation.withoutSpeckle(ClassicalSegmentation.foreground(of: gray), height: h, width: w)
+            let h = image.height, w = image.width
+            let fg = ClassicalSegmentation.withoutSpeckle(ClassicalSegmentation.smoothedForeground(of: image), height: h, width: w)
             pixels += h * w
             covered += fg.filter { $0 }.count
             let (labels, _) = ClassicalSegmentation.components(fg, height: h, width: w)
