@@ -40,6 +40,40 @@ import Testing
         #expect(m.grad!.data[2 * 10 + 5] < 0, "a pixel on a missed row must be pushed towards 1")
     }
 
+    /// The contrast-sensitive total variation: on an image without contrast it is the plain L1
+    /// total variation; on an image with a vertical edge, a mask whose outline lies on that edge
+    /// costs less than the same mask shifted two pixels into the flat part, while the plain TV
+    /// charges both alike. Its weights follow GrabCut's formula by hand, and hoc refuses it.
+    @Test func contrastTotalVariationSparesTheImagesEdges() throws {
+        let n = 12
+        func mask(edgeAt e: Int) -> Tensor { Tensor(shape: [1, 1, n, n], values: (0..<(n * n)).map { $0 % n < e ? 1 : 0 }) }
+        let flat = Tensor(shape: [1, 3, n, n], values: [Float](repeating: 0.4, count: 3 * n * n))
+        for e in [3, 6] {
+            let plain = GANLoss.totalVariation(masks: mask(edgeAt: e)).item
+            #expect(GANLoss.contrastTotalVariation(masks: mask(edgeAt: e), images: flat, gamma: 1).item == plain)
+        }
+        // Columns < 6 bright (0.9), the rest dark (0.1), every channel: one edge between columns 5 and 6.
+        let image = Tensor(shape: [1, 3, n, n], values: (0..<(3 * n * n)).map { $0 % n < 6 ? 0.9 : 0.1 })
+        let onEdge = GANLoss.contrastTotalVariation(masks: mask(edgeAt: 6), images: image, gamma: 1).item
+        let offEdge = GANLoss.contrastTotalVariation(masks: mask(edgeAt: 8), images: image, gamma: 1).item
+        #expect(GANLoss.totalVariation(masks: mask(edgeAt: 6)).item == GANLoss.totalVariation(masks: mask(edgeAt: 8)).item)
+        // ‖ΔI‖² = 3·0.8² = 1.92 on the n edge pairs, 0 elsewhere; β = 1.92·n / (n(n−1) + (n−1)n)
+        // = 1.92 / 22: the edge's weight is exp(−1.92 / (2β)) = exp(−11), every other weight 1.
+        let (wx, wy) = GANLoss.contrastWeights(images: image, gamma: 1)
+        #expect(abs(Double(wx.data[5]) - Foundation.exp(-11.0)) < 1e-7 && wx.data[4] == 1 && wy.array.allSatisfy { $0 == 1 })
+        let pairs = Double(n * (n - 1))
+        #expect(abs(Double(onEdge) - Double(n) * Foundation.exp(-11.0) / pairs) < 1e-7, "on the edge: \(onEdge)")
+        #expect(abs(Double(offEdge) - Double(n) / pairs) < 1e-7, "off the edge: \(offEdge)")
+        // Its gradient pulls an outline that sits in the flat part towards the edge.
+        let m = mask(edgeAt: 8).requiringGrad()
+        GANLoss.contrastTotalVariation(masks: m, images: image, gamma: 1).backward()
+        #expect(m.grad!.data[7] > 0, "the mask's last column in the flat part must be pushed down")
+        // hoc masks are drawn from noise: no image to weigh them by.
+        var hoc = try Presets.named("real-hoc")
+        hoc.maskTvContrast = 1
+        #expect(throws: ConfigurationError.self) { try hoc.validate() }
+    }
+
     /// A configuration written before a key existed (e.g. a checkpoint of an older carve) loads,
     /// the key at its declared default.
     @Test func configurationsWithoutNewerKeysLoadWithDefaults() throws {

@@ -132,7 +132,7 @@ public final class FgGAN: GANModel {
             real: batch.images, fake: gen.composite, shown: ["loss_d", "loss_g", "mask_area", "d_real", "d_fake"],
             seen: { x, stream in augmentation.map { $0(x, stream: stream, step: step, samples: batch.samples) } ?? x }
         ) {
-            let (area, penalty) = GANLoss.maskPenalty(masks: gen.masks, config: config)
+            let (area, penalty) = GANLoss.maskPenalty(masks: gen.masks, images: batch.images, config: config)
             return [GeneratorTerm(name: "area", value: area, loss: penalty)]
         }
         m["mask_area"] = Double(gen.masks.mean().item)

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// The losses of eqs. 6–7 and the information term, written as quantities to minimise.
@@ -29,15 +30,23 @@ public enum GANLoss {
 
     /// Everything the masks pay besides the adversarial term, as `config` asks: λ·L_area
     /// (`area_penalty` "two-sided" = eq. 7, "one-sided" = `areaAbove`) + the binarisation and
-    /// total-variation priors when their weights are positive. Returns L_area (unweighted, for
-    /// the metrics) and the weighted sum.
-    public static func maskPenalty(masks: Tensor, config: Configuration) -> (area: Tensor, total: Tensor) {
+    /// total-variation priors when their weights are positive (the TV weighted by the edges of
+    /// `images`, the pictures the masks were cut from, when `mask_tv_contrast` > 0). Returns
+    /// L_area (unweighted, for the metrics) and the weighted sum.
+    public static func maskPenalty(masks: Tensor, images: Tensor? = nil, config: Configuration) -> (area: Tensor, total: Tensor) {
         let a = Float(config.areaTarget)
         let area = config.areaPenalty == "one-sided" ? areaAbove(masks: masks, target: a) : self.area(masks: masks, target: a)
         var total = area * Float(config.lambdaArea)
         if config.binarize > 0 { total = total + binarization(masks: masks) * Float(config.binarize) }
         if config.maskTV > 0 {
-            let tv = config.maskTvNorm == "l2" ? isotropicTotalVariation(masks: masks) : totalVariation(masks: masks)
+            let tv: Tensor
+            if config.maskTvNorm == "l2" {
+                tv = isotropicTotalVariation(masks: masks)
+            } else if config.maskTvContrast > 0, let images {
+                tv = contrastTotalVariation(masks: masks, images: images, gamma: config.maskTvContrast)
+            } else {
+                tv = totalVariation(masks: masks)
+            }
             total = total + tv * Float(config.maskTV)
         }
         if config.maskCentre > 0 { total = total + centring(masks: masks) * Float(config.maskCentre) }
@@ -56,6 +65,60 @@ public enum GANLoss {
         let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
         let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
         return dx.abs().mean() + dy.abs().mean()
+    }
+
+    /// Contrast-sensitive total variation of masks [K, 1, H, W] cut from `images` [K, C, H, W]:
+    /// `totalVariation` with each neighbour difference weighted by w = exp(−γ·‖ΔI‖² / (2β)),
+    /// ‖ΔI‖² the squared difference of the image's two pixels summed over channels and β its mean
+    /// over both directions of that image (GrabCut's pairwise term, Rother et al. 2004: β makes
+    /// the weights the same for a dim micrograph and a bright photograph). A mask's outline along
+    /// an edge of its image costs little, across flat background its length. The weights carry
+    /// no gradient; an image without any contrast has w = 1 (the plain L1 total variation).
+    public static func contrastTotalVariation(masks: Tensor, images: Tensor, gamma: Double) -> Tensor {
+        let (wx, wy) = contrastWeights(images: images, gamma: gamma)
+        let h = masks.shape[2], w = masks.shape[3]
+        let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
+        let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
+        return (dx.abs() * wx).mean() + (dy.abs() * wy).mean()
+    }
+
+    /// The weights of `contrastTotalVariation`: [K, 1, H, W − 1] between horizontal neighbours and
+    /// [K, 1, H − 1, W] between vertical ones (no history).
+    static func contrastWeights(images: Tensor, gamma: Double) -> (x: Tensor, y: Tensor) {
+        precondition(images.rank == 4, "contrastWeights: images \(images.shape)")
+        let k = images.shape[0], c = images.shape[1], h = images.shape[2], w = images.shape[3]
+        let plane = h * w
+        var dx = [Double](repeating: 0, count: k * h * (w - 1)), dy = [Double](repeating: 0, count: k * (h - 1) * w)
+        var scale = [Double](repeating: 1, count: k)
+        for n in 0..<k {
+            var sum = 0.0
+            for ch in 0..<c {
+                let p = images.data + (n * c + ch) * plane
+                for y in 0..<h {
+                    for x in 0..<(w - 1) {
+                        let d = Double(p[y * w + x + 1] - p[y * w + x])
+                        dx[(n * h + y) * (w - 1) + x] += d * d
+                    }
+                }
+                for y in 0..<(h - 1) {
+                    for x in 0..<w {
+                        let d = Double(p[(y + 1) * w + x] - p[y * w + x])
+                        dy[(n * (h - 1) + y) * w + x] += d * d
+                    }
+                }
+            }
+            for i in (n * h * (w - 1))..<((n + 1) * h * (w - 1)) { sum += dx[i] }
+            for i in (n * (h - 1) * w)..<((n + 1) * (h - 1) * w) { sum += dy[i] }
+            let beta = sum / Double(h * (w - 1) + (h - 1) * w)
+            scale[n] = beta > 0 ? gamma / (2 * beta) : 0
+        }
+        let wx = Tensor(shape: [k, 1, h, w - 1]) { out in
+            for i in 0..<dx.count { out[i] = Float(exp(-scale[i / (h * (w - 1))] * dx[i])) }
+        }
+        let wy = Tensor(shape: [k, 1, h - 1, w]) { out in
+            for i in 0..<dy.count { out[i] = Float(exp(-scale[i / ((h - 1) * w)] * dy[i])) }
+        }
+        return (wx, wy)
     }
 
     /// Isotropic total variation of masks [K, 1, H, W]: the mean over pixels of |∇b|, with b the

@@ -64,6 +64,14 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// √((∂m/∂x)² + (∂m/∂y)²) (isotropic: the outline's length whatever its direction, so a disc is
     /// the cheapest shape).
     public var maskTvNorm: String = "l1"
+    /// fg: how much `mask_tv` spares the image's own edges, γ (not in the paper; 0 = uniform).
+    /// Each difference of the mask between neighbouring pixels is weighted by
+    /// exp(−γ·‖ΔI‖² / (2·⟨‖ΔI‖²⟩)), ΔI the image's difference there and ⟨·⟩ its mean over the
+    /// image (GrabCut's contrast-sensitive pairwise term, `GANLoss.contrastTotalVariation`): an
+    /// outline along an edge of the image costs little, one across flat background its length,
+    /// so the area penalty can pull a mask in to the object's edge instead of stopping in the
+    /// flat halo around it.
+    public var maskTvContrast: Double = 0
     /// hoc: weight of a centring prior on each provider's mask, the squared distance of its
     /// centroid from the canvas centre in half-sides (not in the paper; 0 = off). The layout moves
     /// instances anyway; without it a mask may sit against the envelope and take its curve as
@@ -139,7 +147,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -284,6 +292,8 @@ extension Configuration {
         try need(binarize >= 0, "binarize must not be negative")
         try need(maskTV >= 0, "mask_tv must not be negative")
         try need(["l1", "l2"].contains(maskTvNorm), "mask_tv_norm must be l1 or l2, not \(maskTvNorm)")
+        try need(maskTvContrast >= 0 && maskTvContrast.isFinite, "mask_tv_contrast must be a non-negative number")
+        try need(maskTvContrast == 0 || maskTvNorm == "l1", "mask_tv_contrast weighs the L1 total variation: it needs mask_tv_norm l1")
         try need(maskCentre >= 0, "mask_centre must not be negative")
         try need(boxPrior >= 0, "box_prior must not be negative")
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
