@@ -178,6 +178,18 @@ import Testing
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("per-image.csv").path))
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("panel.png").path))
         #expect(throws: FgToolError.self) { _ = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: nil, out: evalOut) }
+        // --refine colour: the refined masks are scored, the networks' own masks beside them
+        // (the same as unrefined), and the refined masks are 0/1 (IoU flat over thresholds).
+        let refinedOut = run.appendingPathComponent("ckpt-eval-refined")
+        let refined = try JSONSerialization.jsonObject(with: Data(contentsOf: try Evaluator.evaluate(
+            checkpoint: checkpointURL, dataPath: Self.data.path, out: refinedOut, refine: "colour"))) as! [String: Any]
+        #expect(refined["refine"] as? String == "colour")
+        #expect(refined["raw_mean_iou"] as? Double == report["mean_iou"] as? Double)
+        let curve = refined["iou_by_threshold"] as! [String: Double]
+        #expect(curve["0.1"] == curve["0.9"])
+        #expect(throws: ConfigurationError.self) {
+            _ = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: Self.data.path, out: refinedOut, refine: "crf")
+        }
 
         // carve segment: images of any size, masks back at each image's size.
         let images = run.appendingPathComponent("images"), masks = run.appendingPathComponent("masks")

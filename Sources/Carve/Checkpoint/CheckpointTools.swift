@@ -208,8 +208,10 @@ public enum CheckpointTools {
     /// - Throws: `ConfigurationError` when the checkpoint belongs to another application, e.g.
     ///   "B.safetensors: preset demo-fg is a checkpoint of the fg application; this command needs a hoc one";
     ///   `CheckpointError` naming the first tensor that differs.
-    public static func model<A: Application>(of application: A.Type, from checkpoint: Checkpoint, file: String) throws -> A.Model {
-        let config = try configuration(of: checkpoint, file: file)
+    public static func model<A: Application>(of application: A.Type, from checkpoint: Checkpoint, file: String,
+                                             adjusting adjust: (inout Configuration) throws -> Void = { _ in }) throws -> A.Model {
+        var config = try configuration(of: checkpoint, file: file)
+        try adjust(&config)
         guard config.application == A.name else {
             throw ConfigurationError("\(file): preset \(config.preset) is a checkpoint of the \(config.application) application; this command needs a \(A.name) one")
         }

@@ -22,15 +22,25 @@ public enum Evaluator {
     /// ```swift
     /// let metrics = try Evaluator.evaluate(checkpoint: ckpt, dataPath: "synth-fg", out: URL(fileURLWithPath: "eval"))
     /// ```
-    public static func evaluate(checkpoint url: URL, dataPath: String?, out: URL) throws -> URL {
+    ///   - refine: fg: "none" or "colour" instead of the checkpoint's `refine` (nil: its own).
+    public static func evaluate(checkpoint url: URL, dataPath: String?, out: URL, refine: String? = nil) throws -> URL {
         let checkpoint = try Checkpoint.load(from: url)
         let application = try Applications.named(try CheckpointTools.configuration(of: checkpoint, file: url.path).application)
-        return try evaluate(application, checkpoint, file: url.path, dataPath: dataPath, out: out)
+        return try evaluate(application, checkpoint, file: url.path, dataPath: dataPath, out: out, refine: refine)
+    }
+
+    /// The configuration change of `--refine` (validated, so hoc refuses it by name).
+    static func refining(_ refine: String?) -> (inout Configuration) throws -> Void {
+        { config in
+            guard let refine else { return }
+            config.refine = refine
+            try config.validate()
+        }
     }
 
     private static func evaluate<A: Application>(_ application: A.Type, _ checkpoint: Checkpoint, file: String,
-                                                 dataPath: String?, out: URL) throws -> URL {
-        let model = try CheckpointTools.model(of: A.self, from: checkpoint, file: file)
+                                                 dataPath: String?, out: URL, refine: String?) throws -> URL {
+        let model = try CheckpointTools.model(of: A.self, from: checkpoint, file: file, adjusting: refining(refine))
         return try A.evaluate(model, step: checkpoint.step, file: file, dataPath: dataPath, out: out)
     }
 
@@ -52,14 +62,15 @@ public enum Evaluator {
     ///   - threshold: write 0/1 masks (foreground where ≥ threshold) instead of soft ones.
     ///   - overlay: also write `NAME-overlay.png`, the image with its background dimmed (fg).
     ///   - window: hoc: source pixels per patch (default: the run's).
+    ///   - refine: fg: "none" or "colour" instead of the checkpoint's `refine`.
     public static func segment(checkpoint url: URL, images: String, out: URL, threshold: Float? = nil,
-                               overlay: Bool = false, window: Int? = nil) throws -> Int {
+                               overlay: Bool = false, window: Int? = nil, refine: String? = nil) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
         if try CheckpointTools.configuration(of: checkpoint, file: url.path).application == HocApplication.name {
             let gan = try CheckpointTools.model(of: HocApplication.self, from: checkpoint, file: url.path)
             return try HocApplication.segment(gan, step: checkpoint.step, file: url.path, images: images, out: out, window: window)
         }
-        let gan = try CheckpointTools.model(of: FgApplication.self, from: checkpoint, file: url.path)
+        let gan = try CheckpointTools.model(of: FgApplication.self, from: checkpoint, file: url.path, adjusting: refining(refine))
         return try FgApplication.segment(gan, step: checkpoint.step, images: images, out: out, threshold: threshold,
                                          overlay: overlay)
     }

@@ -103,7 +103,8 @@ public struct FgApplication: Application {
     }
 
     /// `carve segment`: one mask PNG (same base name) in `out` per PNG or JPEG in `images`, from the
-    /// student when the model was distilled at `step`, else the teacher. Each image is resized to
+    /// student when the model was distilled at `step`, else the teacher (refined as the model's
+    /// `refine` says, `FgGAN.outputMasks`, at the model's input size). Each image is resized to
     /// the model's input and its mask back to the image's size. Returns the number of masks written.
     ///
     /// - Throws: `FgToolError.noImages` for a folder without images; `ImageError` naming an
@@ -135,7 +136,7 @@ public struct FgApplication: Application {
                     image.resized(height: s, width: s).copy(into: buffer.baseAddress! + k * 3 * hw)
                 }
             }
-            let masks = FgGAN.masks(of: network, images: input)
+            let masks = gan.outputMasks(of: network, images: input)
             for (k, name) in batch.enumerated() {
                 let soft = Image(channels: 1, height: s, width: s,
                                  pixels: Array(UnsafeBufferPointer(start: masks.data + k * hw, count: hw)))

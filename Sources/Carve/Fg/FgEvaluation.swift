@@ -143,12 +143,18 @@ public struct FgEvaluation {
         /// crop (the box itself) and of the ellipse inscribed in the crop.
         public var boxIoU: Double?
         public var ellipseIoU: Double?
+        /// With `refine` other than "none": its name, and the mean IoU (0.5) of the networks' own
+        /// masks before it (the reported model's and the teacher's).
+        public var refine: String?
+        public var rawMeanIoU: Double?
+        public var teacherRawMeanIoU: Double?
         enum CodingKeys: String, CodingKey {
             case step, images, data, model, distilled, meanIoU = "mean_iou", precision, recall
             case iouByThreshold = "iou_by_threshold", teacherMeanIoU = "teacher_mean_iou"
             case teacherPrecision = "teacher_precision", teacherRecall = "teacher_recall"
             case teacherIoUByThreshold = "teacher_iou_by_threshold", maskAreaMean = "mask_area_mean"
             case teacherMaskAreaMean = "teacher_mask_area_mean", time, boxIoU = "box_iou", ellipseIoU = "ellipse_iou"
+            case refine, rawMeanIoU = "raw_mean_iou", teacherRawMeanIoU = "teacher_raw_mean_iou"
         }
     }
 
@@ -171,6 +177,7 @@ public struct FgEvaluation {
         var iouSums = [[Double]](repeating: [Double](repeating: 0, count: Self.thresholds.count), count: 2)
         var precisionSums = [0.0, 0.0], recallSums = [0.0, 0.0], areaSums = [0.0, 0.0]
         var baselineSums = [0.0, 0.0]  // box, ellipse
+        var rawSums = [0.0, 0.0]  // the networks' own masks before `refine`: teacher, student
         let box = [Float](repeating: 1, count: hw), ellipse = Self.inscribedEllipse(size: s)
         var panel = Panel()
         var panelRows: [[Tensor]] = [[], [], [], [], []]  // inputs, teacher, student, truth, overlay
@@ -180,8 +187,12 @@ public struct FgEvaluation {
             let indices = Array(start..<min(start + chunk, data.count))
             start += chunk
             let images = Tensor(shape: [indices.count, 3, s, s]) { data.fillImages($0, indices: indices) }
-            let teacherMasks = FgGAN.masks(of: gan.teacher, images: images)
-            let studentMasks = distilled ? FgGAN.masks(of: gan.student, images: images) : nil
+            let teacherRaw = FgGAN.masks(of: gan.teacher, images: images)
+            let studentRaw = distilled ? FgGAN.masks(of: gan.student, images: images) : nil
+            // What the model gives (Note [Colour refinement]); the networks' own masks are scored too.
+            let refining = gan.config.refine == "colour"
+            let teacherMasks = refining ? FgGAN.refined(teacherRaw, images: images) : teacherRaw
+            let studentMasks = studentRaw.map { refining ? FgGAN.refined($0, images: images) : $0 }
             let truth: Tensor? = data.hasMasks
                 ? Tensor(shape: [indices.count, 1, s, s]) { out in
                     for (k, i) in indices.enumerated() { data.mask(i)!.copy(into: out.baseAddress! + k * hw) }
@@ -200,6 +211,10 @@ public struct FgEvaluation {
                     let g = truth.data + k * hw
                     for (b, baseline) in [box, ellipse].enumerated() {
                         baselineSums[b] += baseline.withUnsafeBufferPointer { MaskScores(predicted: $0.baseAddress!, truth: g, count: hw).iou }
+                    }
+                    for (m, raw) in [teacherRaw, studentRaw].enumerated() {
+                        guard let raw else { continue }
+                        rawSums[m] += MaskScores(predicted: raw.data + k * hw, truth: g, count: hw).iou
                     }
                     for (m, masks) in [teacherMasks, studentMasks].enumerated() {
                         guard let masks else { continue }
@@ -240,7 +255,7 @@ public struct FgEvaluation {
         }
         let teacher = data.hasMasks ? modelReport(0) : nil
         let reported = data.hasMasks ? modelReport(distilled ? 1 : 0) : nil
-        let report = Report(
+        var report = Report(
             step: step, images: data.count, data: dataDescription, model: distilled ? "student" : "teacher",
             distilled: distilled, meanIoU: reported?.meanIoU, precision: reported?.precision, recall: reported?.recall,
             iouByThreshold: reported?.iouByThreshold, teacherMeanIoU: teacher?.meanIoU,
@@ -248,10 +263,16 @@ public struct FgEvaluation {
             teacherIoUByThreshold: teacher?.iouByThreshold, maskAreaMean: areaSums[distilled ? 1 : 0] / n,
             teacherMaskAreaMean: areaSums[0] / n, time: Date().timeIntervalSince1970,
             boxIoU: data.hasMasks ? baselineSums[0] / n : nil, ellipseIoU: data.hasMasks ? baselineSums[1] / n : nil)
+        if data.hasMasks && gan.config.refine != "none" {
+            report.refine = gan.config.refine
+            report.rawMeanIoU = rawSums[distilled ? 1 : 0] / n
+            report.teacherRawMeanIoU = rawSums[0] / n
+        }
         var summary: String
         if let iou = report.meanIoU {
             summary = String(format: "%@ mean IoU %.3f", report.model, iou)
             if report.distilled, let t = report.teacherMeanIoU { summary += String(format: " (teacher %.3f)", t) }
+            if let raw = report.rawMeanIoU, let refine = report.refine { summary += String(format: ", %.3f before refine=%@", raw, refine) }
             if let box = report.boxIoU, let ellipse = report.ellipseIoU {
                 summary += String(format: "; box %.3f, ellipse %.3f", box, ellipse)
             }

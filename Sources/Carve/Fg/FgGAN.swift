@@ -1,5 +1,6 @@
 import DDP
 import Foundation
+import Imaging
 import Tensor
 
 /// The fg application (paper, "Foreground Segmentation on Category-specific Images", and the
@@ -256,6 +257,27 @@ public final class FgGAN: GANModel {
         network.train(false)
         defer { network.train(was) }
         return Autodiff.withoutRecording { network(images) }
+    }
+
+    /// The masks the model gives for images [B, 3, S, S] (evaluation, `carve segment`):
+    /// `network`'s soft masks, or with `refine` "colour" each thresholded at 0.5 and refined by
+    /// its own image's colours (0/1; Note [Colour refinement]).
+    public func outputMasks(of network: UNet, images: Tensor) -> Tensor {
+        let soft = Self.masks(of: network, images: images)
+        return config.refine == "colour" ? Self.refined(soft, images: images) : soft
+    }
+
+    /// Each of `masks` [B, 1, S, S] at 0.5, refined by its image of `images` [B, C, S, S] (0/1).
+    static func refined(_ masks: Tensor, images: Tensor) -> Tensor {
+        let b = masks.shape[0], h = masks.shape[2], w = masks.shape[3], c = images.shape[1], hw = h * w
+        return Tensor(shape: masks.shape) { out in
+            for n in 0..<b {
+                let image = Image(channels: c, height: h, width: w,
+                                  pixels: Array(UnsafeBufferPointer(start: images.data + n * c * hw, count: c * hw)))
+                let mask = (0..<hw).map { masks.data[n * hw + $0] >= 0.5 }
+                for (i, on) in ColourRefinement.refined(mask, image: image).enumerated() { out[n * hw + i] = on ? 1 : 0 }
+            }
+        }
     }
 
     /// True when the checkpointed step is past the adversarial phase, i.e. the student was trained.

@@ -12,6 +12,9 @@ public struct HocApplication: Application {
 
     public static func validate(_ config: Configuration) throws {
         guard config.imageSize == 64 else { throw ConfigurationError("hoc networks (Table 2) need image_size 64") }
+        guard config.refine == "none" else {
+            throw ConfigurationError("refine refines an fg mask by its image's colours; hoc decodes its instances itself (set refine=none)")
+        }
         guard config.maskTvContrast == 0 else {
             throw ConfigurationError("mask_tv_contrast weighs a mask by the edges of the image it was cut from: fg only (hoc masks are drawn from noise)")
         }

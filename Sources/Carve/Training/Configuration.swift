@@ -72,6 +72,11 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// so the area penalty can pull a mask in to the object's edge instead of stopping in the
     /// flat halo around it.
     public var maskTvContrast: Double = 0
+    /// fg: the last step of every mask the model gives (evaluation, `carve segment`): "none" (the
+    /// network's soft mask) or "colour" (thresholded at 0.5, then refined by two colour models of
+    /// its own image, `ColourRefinement`, Note [Colour refinement]: the teacher's edge sits where
+    /// the background pool's colour begins, outside the blur of a micrograph's nuclei).
+    public var refine: String = "none"
     /// hoc: weight of a centring prior on each provider's mask, the squared distance of its
     /// centroid from the canvas centre in half-sides (not in the paper; 0 = off). The layout moves
     /// instances anyway; without it a mask may sit against the envelope and take its curve as
@@ -147,7 +152,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -294,6 +299,7 @@ extension Configuration {
         try need(["l1", "l2"].contains(maskTvNorm), "mask_tv_norm must be l1 or l2, not \(maskTvNorm)")
         try need(maskTvContrast >= 0 && maskTvContrast.isFinite, "mask_tv_contrast must be a non-negative number")
         try need(maskTvContrast == 0 || maskTvNorm == "l1", "mask_tv_contrast weighs the L1 total variation: it needs mask_tv_norm l1")
+        try need(["none", "colour"].contains(refine), "refine must be none or colour, not \(refine)")
         try need(maskCentre >= 0, "mask_centre must not be negative")
         try need(boxPrior >= 0, "box_prior must not be negative")
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
