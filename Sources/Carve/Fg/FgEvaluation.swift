@@ -190,9 +190,8 @@ public struct FgEvaluation {
             let teacherRaw = FgGAN.masks(of: gan.teacher, images: images)
             let studentRaw = distilled ? FgGAN.masks(of: gan.student, images: images) : nil
             // What the model gives (Note [Colour refinement]); the networks' own masks are scored too.
-            let refining = gan.config.refine == "colour"
-            let teacherMasks = refining ? FgGAN.refined(teacherRaw, images: images) : teacherRaw
-            let studentMasks = studentRaw.map { refining ? FgGAN.refined($0, images: images) : $0 }
+            let teacherMasks = gan.output(teacherRaw, images: images)
+            let studentMasks = studentRaw.map { gan.output($0, images: images) }
             let truth: Tensor? = data.hasMasks
                 ? Tensor(shape: [indices.count, 1, s, s]) { out in
                     for (k, i) in indices.enumerated() { data.mask(i)!.copy(into: out.baseAddress! + k * hw) }

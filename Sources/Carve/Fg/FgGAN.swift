@@ -263,8 +263,12 @@ public final class FgGAN: GANModel {
     /// `network`'s soft masks, or with `refine` "colour" each thresholded at 0.5 and refined by
     /// its own image's colours (0/1; Note [Colour refinement]).
     public func outputMasks(of network: UNet, images: Tensor) -> Tensor {
-        let soft = Self.masks(of: network, images: images)
-        return config.refine == "colour" ? Self.refined(soft, images: images) : soft
+        output(Self.masks(of: network, images: images), images: images)
+    }
+
+    /// `soft` masks [B, 1, S, S] of `images` as the model gives them: refined when `refine` asks.
+    public func output(_ soft: Tensor, images: Tensor) -> Tensor {
+        config.refine == "colour" ? Self.refined(soft, images: images) : soft
     }
 
     /// Each of `masks` [B, 1, S, S] at 0.5, refined by its image of `images` [B, C, S, S] (0/1).
