@@ -40,6 +40,26 @@ struct InstanceTests {
         #expect(t > 0.2 && t < 0.8)
     }
 
+    /// Note [Outlier tail]: 40 × 50 pixels, dim objects (0.06) on a black background (0.02) in the
+    /// left 20 columns, and 8 saturated pixels (1.0, 0.4 %): plain Otsu would split off the 8;
+    /// the foreground is the dim objects with them. With 5 % saturated pixels (above 1 %) the
+    /// threshold is Otsu's own, and dark objects on a light field keep their polarity.
+    @Test func aRareSaturatedTailDoesNotHideTheDimObjects() {
+        var image = Image(channels: 1, height: 40, width: 50, repeating: 0.02)
+        for y in 5..<35 { for x in 5..<25 { image.pixels[y * 50 + x] = 0.06 } }
+        for k in 0..<8 { image.pixels[10 * 50 + 30 + k] = 1 }
+        #expect(ClassicalSegmentation.otsu(image.pixels) > 0.06)  // every dim pixel below it
+        let fg = ClassicalSegmentation.foreground(of: image)
+        #expect(fg.filter { $0 }.count == 30 * 20 + 8)
+        #expect(fg[20 * 50 + 10] && !fg[2 * 50 + 40])
+        var many = image
+        for k in 0..<100 { many.pixels[(36 + k / 50) * 50 + k % 50] = 1 }
+        #expect(ClassicalSegmentation.foreground(of: many).filter { $0 }.count == 108)
+        var dark = image
+        dark.pixels = image.pixels.map { 1 - $0 }
+        #expect(ClassicalSegmentation.foreground(of: dark) == fg)
+    }
+
     @Test func distanceTransformIsEuclidean() {
         // A 5 × 5 foreground square inside a 7 × 7 image: the centre is 3 from the background.
         var mask = [Bool](repeating: false, count: 49)
