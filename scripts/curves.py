@@ -3,7 +3,8 @@
 
 Usage: scripts/curves.py RUN [RUN ...]
 
-fg runs: mean IoU (threshold 0.5) of the teacher and, once distilled, the student, with the box
+fg runs: mean IoU (threshold 0.5) of the teacher and, once distilled, the student (refined when the run
+has refine=colour, with the networks' own masks as "raw"), with the box
 and inscribed-ellipse baselines of the same crops. hoc runs on images with instance maps: the
 sampled masks' shape IoU and single-object rate, once distilled the segmenter's AP@0.5,
 AP@0.5:0.95 and count error, and the Otsu + watershed baseline's AP@0.5 and count error.
@@ -15,7 +16,8 @@ import json
 import os
 import sys
 
-FG = [("teacher", "teacher"), ("student", "student"), ("box", "box"), ("ellipse", "ellipse")]
+FG = [("teacher", "teacher"), ("student", "student"), ("teacher raw", "teacher_raw"), ("student raw", "student_raw"),
+      ("box", "box"), ("ellipse", "ellipse")]
 HOC = [("shape", "shape"), ("single", "single"), ("AP@0.5", "ap50"), ("AP@.5:.95", "ap"), ("count err", "count"),
        ("base AP@0.5", "base_ap50"), ("base count err", "base_count")]
 
@@ -23,7 +25,10 @@ HOC = [("shape", "shape"), ("single", "single"), ("AP@0.5", "ap50"), ("AP@.5:.95
 def row(e):
     """The numbers of one evaluation JSON, by application."""
     if "mean_iou" in e:
+        # With refine=colour, teacher/student are the refined masks and "raw" the networks' own.
         return {"teacher": e.get("teacher_mean_iou"), "student": e["mean_iou"] if e.get("distilled") else None,
+                "teacher_raw": e.get("teacher_raw_mean_iou"),
+                "student_raw": e.get("raw_mean_iou") if e.get("distilled") else None,
                 "box": e.get("box_iou"), "ellipse": e.get("ellipse_iou")}
     s, b = e.get("segmenter") or {}, e.get("baseline") or {}
     return {"shape": e.get("shape_iou"), "single": e.get("single_object_rate"), "ap50": s.get("ap50"),
