@@ -265,6 +265,11 @@ import Testing
         let single = root.appendingPathComponent("single")
         #expect(try Evaluator.segment(checkpoint: final, images: images.appendingPathComponent("img0.png").path, out: single) == 1)
         #expect(FileManager.default.fileExists(atPath: single.appendingPathComponent("img0_labels.png").path))
+        // fg's colour refinement is refused for a hoc checkpoint, before any file is written.
+        #expect(throws: ConfigurationError.self) {
+            _ = try Evaluator.segment(checkpoint: final, images: images.path, out: root.appendingPathComponent("refined"), refine: "colour")
+        }
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("refined").path))
         let early = root.appendingPathComponent("straight/checkpoints/step-00000004.safetensors")
         #expect(throws: HocToolError.notDistilled(file: early.path, steps: 6)) {
             _ = try Evaluator.segment(checkpoint: early, images: images.path, out: root.appendingPathComponent("no"))

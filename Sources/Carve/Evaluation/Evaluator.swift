@@ -67,7 +67,8 @@ public enum Evaluator {
                                overlay: Bool = false, window: Int? = nil, refine: String? = nil) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
         if try CheckpointTools.configuration(of: checkpoint, file: url.path).application == HocApplication.name {
-            let gan = try CheckpointTools.model(of: HocApplication.self, from: checkpoint, file: url.path)
+            // --refine colour is refused by name (hoc decodes its instances itself).
+            let gan = try CheckpointTools.model(of: HocApplication.self, from: checkpoint, file: url.path, adjusting: refining(refine))
             return try HocApplication.segment(gan, step: checkpoint.step, file: url.path, images: images, out: out, window: window)
         }
         let gan = try CheckpointTools.model(of: FgApplication.self, from: checkpoint, file: url.path, adjusting: refining(refine))
