@@ -216,6 +216,13 @@ import Testing
             let overlay = try Image.read(path: hard.appendingPathComponent("img\(k)-overlay.png").path)
             #expect(overlay.channels == 3 && overlay.height == h && overlay.width == w)
         }
+        // --refine colour: at the model's input size (img1, 64 × 64) the written mask is the
+        // soft one thresholded and refined, 0/1 where the soft mask has grey levels.
+        let refinedMasks = run.appendingPathComponent("refined-masks")
+        #expect(try Evaluator.segment(checkpoint: checkpointURL, images: images.path, out: refinedMasks, refine: "colour") == 3)
+        let soft1 = try Image.read(path: masks.appendingPathComponent("img1.png").path)
+        #expect(soft1.pixels.contains { $0 > 0.05 && $0 < 0.95 }, "the tiny model's soft mask should have grey levels")
+        #expect(try Image.read(path: refinedMasks.appendingPathComponent("img1.png").path).pixels.allSatisfy { $0 == 0 || $0 == 1 })
         let empty = run.appendingPathComponent("empty")
         try fm.createDirectory(at: empty, withIntermediateDirectories: true)
         #expect(throws: FgToolError.noImages(flag: "--images", path: empty.path)) {

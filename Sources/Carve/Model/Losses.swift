@@ -61,10 +61,15 @@ public enum GANLoss {
 
     /// Total variation of masks [K, 1, H, W]: mean |m(y, x+1) − m(y, x)| + mean |m(y+1, x) − m(y, x)|.
     public static func totalVariation(masks: Tensor) -> Tensor {
-        let h = masks.shape[2], w = masks.shape[3]
-        let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
-        let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
+        let (dx, dy) = neighbourDifferences(masks)
         return dx.abs().mean() + dy.abs().mean()
+    }
+
+    /// m(y, x+1) − m(y, x) [K, 1, H, W − 1] and m(y+1, x) − m(y, x) [K, 1, H − 1, W].
+    static func neighbourDifferences(_ masks: Tensor) -> (dx: Tensor, dy: Tensor) {
+        let h = masks.shape[2], w = masks.shape[3]
+        return (masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1)),
+                masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1)))
     }
 
     /// Contrast-sensitive total variation of masks [K, 1, H, W] cut from `images` [K, C, H, W]:
@@ -76,9 +81,7 @@ public enum GANLoss {
     /// no gradient; an image without any contrast has w = 1 (the plain L1 total variation).
     public static func contrastTotalVariation(masks: Tensor, images: Tensor, gamma: Double) -> Tensor {
         let (wx, wy) = contrastWeights(images: images, gamma: gamma)
-        let h = masks.shape[2], w = masks.shape[3]
-        let dx = masks.slice(axis: 3, 1..<w) - masks.slice(axis: 3, 0..<(w - 1))
-        let dy = masks.slice(axis: 2, 1..<h) - masks.slice(axis: 2, 0..<(h - 1))
+        let (dx, dy) = neighbourDifferences(masks)
         return (dx.abs() * wx).mean() + (dy.abs() * wy).mean()
     }
 
@@ -91,7 +94,6 @@ public enum GANLoss {
         var dx = [Double](repeating: 0, count: k * h * (w - 1)), dy = [Double](repeating: 0, count: k * (h - 1) * w)
         var scale = [Double](repeating: 1, count: k)
         for n in 0..<k {
-            var sum = 0.0
             for ch in 0..<c {
                 let p = images.data + (n * c + ch) * plane
                 for y in 0..<h {
@@ -107,8 +109,8 @@ public enum GANLoss {
                     }
                 }
             }
-            for i in (n * h * (w - 1))..<((n + 1) * h * (w - 1)) { sum += dx[i] }
-            for i in (n * (h - 1) * w)..<((n + 1) * (h - 1) * w) { sum += dy[i] }
+            let sum = dx[(n * h * (w - 1))..<((n + 1) * h * (w - 1))].reduce(0, +)
+                + dy[(n * (h - 1) * w)..<((n + 1) * (h - 1) * w)].reduce(0, +)
             let beta = sum / Double(h * (w - 1) + (h - 1) * w)
             scale[n] = beta > 0 ? gamma / (2 * beta) : 0
         }
