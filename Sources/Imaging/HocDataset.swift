@@ -304,18 +304,19 @@ public func blackDisk(_ p: UnsafeMutablePointer<Float>, channels: Int, size: Int
 extension HocDataset {
     /// The colour of the cluster's background, per source: mean and standard deviation of each
     /// channel over the pixels Otsu's threshold puts on the background side (`ClassicalSegmentation
-    /// .foreground`, smoothed first as the baseline does), and the mean colour of the other side
-    /// (the objects).
+    /// .foreground`, smoothed first as the baseline does), and the colour of the other side (the
+    /// objects).
     public struct Plate: Sendable, Equatable {
         public var mean: [Float]
         public var deviation: [Float]
-        /// The mean colour of the objects (Otsu's foreground side); nil when not measured.
-        public var objectMean: [Float]?
+        /// The objects' colour (the mean of Otsu's foreground side, clipped as `plates()` says);
+        /// nil when not measured.
+        public var objectColour: [Float]?
 
-        public init(mean: [Float], deviation: [Float], objectMean: [Float]? = nil) {
+        public init(mean: [Float], deviation: [Float], objectColour: [Float]? = nil) {
             self.mean = mean
             self.deviation = deviation
-            self.objectMean = objectMean
+            self.objectColour = objectColour
         }
 
         /// The statistics of an RGB image (3 planes of `planeSize` at `p`) over the pixels
@@ -345,29 +346,36 @@ extension HocDataset {
         var plate = first
         plate.mean = average(plates.map(\.mean))
         plate.deviation = average(plates.map(\.deviation))
-        let objects = plates.compactMap(\.objectMean)
-        plate.objectMean = objects.count == plates.count ? average(objects) : nil
+        let objects = plates.compactMap(\.objectColour)
+        plate.objectColour = objects.count == plates.count ? average(objects) : nil
         return plate
     }
 
     /// One `Plate` per source image: its pixels on Otsu's background side; the objects' colour
     /// is the mean over every source's foreground side (one colour for the whole cluster, so
-    /// that a layer is judged alike over every plate).
+    /// that a layer is judged alike over every plate), each value clipped as the threshold's
+    /// intensities were where Note [Outlier tail] clipped them (a few saturated nuclei would
+    /// otherwise pull the colour of ~70 dim ones up: Note [hoc distillation]).
     public func plates() -> [Plate] {
         var sums = [Double](repeating: 0, count: 3), count = 0
         let plates = scaledSources.map { source in
-            let fg = ClassicalSegmentation.smoothedForeground(of: source)
+            let (gray, threshold) = ClassicalSegmentation.smoothedThreshold(of: source)
+            let fg = gray.pixels.map(threshold.isObject)
             return source.pixels.withUnsafeBufferPointer { p in
                 for i in 0..<source.planeSize where fg[i] {
                     count += 1
-                    for c in 0..<3 { sums[c] += Double(p[c * source.planeSize + i]) }
+                    for c in 0..<3 {
+                        var v = p[c * source.planeSize + i]
+                        if let clip = threshold.clip { v = min(max(v, clip.lowerBound), clip.upperBound) }
+                        sums[c] += Double(v)
+                    }
                 }
                 return Plate(measuring: p.baseAddress!, planeSize: source.planeSize, including: { !fg[$0] })
             }
         }
         guard count > 0 else { return plates }
         let objects = sums.map { Float($0 / Double(count)) }
-        return plates.map { var p = $0; p.objectMean = objects; return p }
+        return plates.map { var p = $0; p.objectColour = objects; return p }
     }
 
     /// Fills `out` (N × 3 × P × P) with object-free plates: for global sample `g` = `samples[n]`,

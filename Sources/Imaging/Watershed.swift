@@ -32,24 +32,47 @@ public enum ClassicalSegmentation {
         return (Float(threshold) + 0.5) / 255
     }
 
-    /// The foreground of a gray image by Otsu's threshold. Objects are the class the image
-    /// border is not in (the border is mostly background), so bright nuclei on black and dark
-    /// seeds on a light tray both work.
+    /// Where Otsu's threshold puts a gray image's objects (`threshold(of:)`).
+    public struct Threshold: Sendable, Equatable {
+        /// The threshold: objects lie above it (`brightObjects`) or at or below it.
+        public var value: Float
+        /// Whether the objects are brighter than the background.
+        public var brightObjects: Bool
+        /// The intensities the threshold was computed on were clipped to this range (Note
+        /// [Outlier tail]); nil where they were not.
+        public var clip: ClosedRange<Float>?
+
+        /// Whether intensity `v` is on the objects' side.
+        public func isObject(_ v: Float) -> Bool { brightObjects ? v > value : v <= value }
+    }
+
+    /// The foreground of a gray image by Otsu's threshold (`threshold(of:)`).
+    public static func foreground(of gray: Image) -> [Bool] {
+        let t = threshold(of: gray)
+        return gray.pixels.map(t.isObject)
+    }
+
+    /// Otsu's threshold of a gray image. Objects are the class the image border is not in (the
+    /// border is mostly background), so bright nuclei on black and dark seeds on a light tray
+    /// both work.
     ///
     /// Note [Outlier tail]: when the objects' side of Otsu's threshold holds at most 1 % of the
     /// pixels, the threshold has split off a rare tail — a few saturated nuclei among many dim
     /// ones (../shared/data/hoc/nuclei_fluor.png: 0.7 % of the image above it, every dim nucleus
     /// below) — so Otsu runs again on the intensities clipped at the 99th percentile on that side
-    /// (there: 20 % foreground, the nuclei). The images where the first threshold leaves more
-    /// than 1 % are thresholded as before (the labelled nuclei sets, the coins: 5–42 %).
-    public static func foreground(of gray: Image) -> [Bool] {
-        precondition(gray.channels == 1, "foreground: a gray image, got \(gray.channels) channels")
+    /// (there: 20 % foreground, the nuclei), and `clip` says so: what is measured on the objects
+    /// afterwards (their colour, `HocDataset.plates`) is measured clipped alike. The images where
+    /// the first threshold leaves more than 1 % are thresholded as before (the labelled nuclei
+    /// sets, the coins: 5–42 %).
+    public static func threshold(of gray: Image) -> Threshold {
+        precondition(gray.channels == 1, "threshold: a gray image, got \(gray.channels) channels")
         var t = otsu(gray.pixels)
         let h = gray.height, w = gray.width
         var border = 0.0, count = 0.0
         for y in 0..<h { for x in 0..<w where y == 0 || x == 0 || y == h - 1 || x == w - 1 { border += Double(gray.pixels[y * w + x]); count += 1 } }
         let brightObjects = border / max(count, 1) <= Double(t)
         let objects = gray.pixels.reduce(0) { $0 + ((brightObjects ? $1 > t : $1 <= t) ? 1 : 0) }
+        var clip: ClosedRange<Float>?
         if objects * 100 <= gray.pixels.count, gray.pixels.count > 1 {
             let sorted = gray.pixels.sorted(), n = sorted.count
             // The objects' side clipped at its percentile, the range stretched back to [0, 1].
@@ -57,9 +80,10 @@ public enum ClassicalSegmentation {
             if hi > lo {
                 let clipped = gray.pixels.map { (min(max($0, lo), hi) - lo) / (hi - lo) }
                 t = lo + otsu(clipped) * (hi - lo)
+                clip = lo...hi
             }
         }
-        return gray.pixels.map { brightObjects ? $0 > t : $0 <= t }
+        return Threshold(value: t, brightObjects: brightObjects, clip: clip)
     }
 
     /// The exact Euclidean distance of every pixel to the nearest background pixel (0 on the
@@ -206,7 +230,14 @@ extension ClassicalSegmentation {
     /// The baseline's threshold of an image (gray or colour): smoothed (`smoothed`), then
     /// `foreground` by Otsu's threshold; specks are kept (`withoutSpeckle` drops them).
     public static func smoothedForeground(of image: Image) -> [Bool] {
-        foreground(of: smoothed(image.channels == 1 ? image : image.gray()))
+        let (gray, threshold) = smoothedThreshold(of: image)
+        return gray.pixels.map(threshold.isObject)
+    }
+
+    /// `threshold(of:)` of the smoothed image, as `smoothedForeground` thresholds it.
+    public static func smoothedThreshold(of image: Image) -> (smoothed: Image, threshold: Threshold) {
+        let gray = smoothed(image.channels == 1 ? image : image.gray())
+        return (gray, threshold(of: gray))
     }
 
     /// A gray image filtered with the binomial kernel [1, 4, 6, 4, 1] / 16 along rows, then

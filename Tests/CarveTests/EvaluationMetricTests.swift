@@ -66,10 +66,10 @@ import Testing
     /// plate toward the objects' colour; the objects-only shape measure averages over those alone.
     @Test func sampledInstancesThatPaintBackgroundAreNotObjects() throws {
         let hw = 8 * 8
-        let plates = [HocDataset.Plate(mean: [0.1, 0.1, 0.1], deviation: [0.02, 0.02, 0.02], objectMean: [0.7, 0.7, 0.7]),
-                      HocDataset.Plate(mean: [0.3, 0.3, 0.3], deviation: [0.04, 0.04, 0.04], objectMean: [0.9, 0.9, 0.9])]
+        let plates = [HocDataset.Plate(mean: [0.1, 0.1, 0.1], deviation: [0.02, 0.02, 0.02], objectColour: [0.7, 0.7, 0.7]),
+                      HocDataset.Plate(mean: [0.3, 0.3, 0.3], deviation: [0.04, 0.04, 0.04], objectColour: [0.9, 0.9, 0.9])]
         let plate = try #require(HocDataset.averagePlate(plates))
-        #expect(abs(plate.mean[0] - 0.2) < 1e-6 && abs(plate.objectMean![2] - 0.8) < 1e-6 && abs(plate.deviation[1] - 0.03) < 1e-6)
+        #expect(abs(plate.mean[0] - 0.2) < 1e-6 && abs(plate.objectColour![2] - 0.8) < 1e-6 && abs(plate.deviation[1] - 0.03) < 1e-6)
         // Instance 0 paints 0.85 (an object), instance 1 paints 0.3 (background), both over a
         // full 8 × 8 mask; instance 2 has an empty mask.
         let instances = Tensor(shape: [3, 4, 8, 8]) { out in

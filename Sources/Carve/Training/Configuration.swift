@@ -117,9 +117,9 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// random background) or "mixed" (each sample, with probability ½, the crop itself instead, so
     /// the student also sees real surroundings as segmentation will).
     public var distillInputs: String = "composite"
-    /// hoc: each segmenter input is smoothed by the binomial kernel (σ ≈ 1 px) between 0 and this
-    /// many times, chosen per sample, so the segmenter also knows objects out of focus (Note
-    /// [hoc distillation]; 0 = never).
+    /// hoc: each segmenter input is smoothed by the binomial kernel (σ = 1 px) between 0 and this
+    /// many times (0…64), chosen per sample, so the segmenter also knows objects out of focus
+    /// (σ up to √distill_blur px; Note [hoc distillation]; 0 = never).
     public var distillBlur: Int = 0
     public var lrD: Double
     public var lrG: Double
@@ -307,7 +307,7 @@ extension Configuration {
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
         try need(["composite", "mixed"].contains(distillInputs), "distill_inputs must be composite or mixed, not \(distillInputs)")
-        try need((0...8).contains(distillBlur), "distill_blur must be in 0...8, not \(distillBlur)")
+        try need((0...64).contains(distillBlur), "distill_blur must be in 0...64, not \(distillBlur)")
         try need(augment >= 0 && augment <= 1, "augment must be in [0, 1]")
         if case .failure(let error) = DiffAugment.Transform.policy(augmentPolicy) { throw error }
         try need(augmentTarget >= 0 && augmentTarget < 1, "augment_target must be in [0, 1) (0 = fixed augment)")
