@@ -91,6 +91,35 @@ import Testing
         #expect(try HocApplication.prepare(config, dataPath: path).objectWindows)
     }
 
+    /// The edge width tells an out-of-focus image from sharp ones: discs smoothed 12 more times
+    /// by the binomial kernel (σ √12 ≈ 3.5 px) measure about twice as wide as sharp discs (the
+    /// widths add in quadrature with the baseline's own smoothing); a folder of two sharp images
+    /// and that one gets `distill_blur` 32 from `auto_scale`, a folder of sharp ones keeps the
+    /// preset's 3, and so does the blurred image alone.
+    @Test func autoScaleRaisesTheBlurWhereSomeImagesAreOutOfFocus() throws {
+        var sharp = Image(channels: 1, height: 96, width: 128, repeating: 0.1)
+        for y in 0..<96 {
+            for x in 0..<128 where (y % 32 - 16) * (y % 32 - 16) + (x % 32 - 16) * (x % 32 - 16) <= 100 { sharp.pixels[y * 128 + x] = 0.9 }
+        }
+        var blurred = sharp
+        for _ in 0..<12 { blurred = ClassicalSegmentation.smoothed(blurred) }
+        let one = try #require(HocScale(images: [sharp], patchSize: 64)).edgeWidths[0]
+        let other = try #require(HocScale(images: [blurred], patchSize: 64)).edgeWidths[0]
+        #expect(one > 2 && one < 5 && other > 1.5 * one, "\(one) \(other)")
+        #expect(try #require(HocScale(images: [sharp, sharp, blurred], patchSize: 64)).hasOutOfFocusImages)
+        #expect(try !#require(HocScale(images: [sharp, sharp, sharp], patchSize: 64)).hasOutOfFocusImages)
+        #expect(try !#require(HocScale(images: [blurred], patchSize: 64)).hasOutOfFocusImages)
+        let folder = TrainerTests.temporaryFolder("focus")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try Presets.named("real-hoc")
+        #expect(config.distillBlur == 3)
+        try sharp.write(path: folder.appendingPathComponent("a.png").path)
+        try sharp.write(path: folder.appendingPathComponent("b.png").path)
+        #expect(try HocApplication.prepare(config, dataPath: folder.path).distillBlur == 3)
+        try blurred.write(path: folder.appendingPathComponent("c.png").path)
+        #expect(try HocApplication.prepare(config, dataPath: folder.path).distillBlur == 32)
+    }
+
     static func tiny(_ extra: [String] = []) throws -> Configuration {
         try Presets.named("tiny").applying(["distill_steps=4", "unet_channels=8,8,8,8,8,8"] + extra)
     }

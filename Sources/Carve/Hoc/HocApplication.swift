@@ -237,7 +237,8 @@ public enum HocToolError: LocalizedError, Equatable {
 
 extension HocApplication {
     /// `auto_scale` (Note [hoc scale]): a new run with `window` 0 gets the window, area target and
-    /// mask envelope its image's objects call for, and object-centred windows on a sparse image.
+    /// mask envelope its image's objects call for, object-centred windows on a sparse image, and
+    /// `distill_blur` 32 (at least) where some of its images are out of focus against the rest.
     /// - Throws: `ImageError` or `DatasetError` naming an unreadable image.
     public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration {
         guard config.autoScale && config.window == 0 else { return config }
@@ -248,6 +249,7 @@ extension HocApplication {
         out.areaTarget = scale.areaTarget
         out.maskEnvelope = scale.envelope
         if scale.isSparse { out.objectWindows = true }
+        if scale.hasOutOfFocusImages { out.distillBlur = max(out.distillBlur, 32) }
         return out
     }
 }

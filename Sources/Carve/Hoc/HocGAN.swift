@@ -199,8 +199,9 @@ extension HocGAN {
     // 0.86 / 0.84 / 0.84), but trained on the one sharp slice 004 the segmenter then calls the
     // gaps between nuclei half foreground and merges them (0.80 / 0.65 → 0.36 / 0.19); 8, or
     // half the inputs sharp and half smoothed 1…32 times, helps one seed and hurts another
-    // (0.60 → 0.53, 0.65 → 0.39). So 3 stays; a stack with many out-of-focus slices may want
-    // more. (Measured before the clipped objects' colour, which changes none of these sets.)
+    // (0.60 → 0.53, 0.65 → 0.39). So the preset keeps 3, and `auto_scale` raises it to 32
+    // where some images are out of focus against the rest (Note [hoc scale]). (Measured before
+    // the clipped objects' colour below, which changes none of these sets.)
     // The visible label image gives the
     // segmenter's targets (Note [Centre maps]): foreground and centreness. Each sample is
     // mirrored left ↔ right and/or top ↔ bottom (input and targets together) by

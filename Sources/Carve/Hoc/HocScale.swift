@@ -28,6 +28,19 @@ import Imaging
 // holds an object under the black disk, and the providers learn objects (the same image: AP@0.5
 // 0.92, count error 0.05). On a dense image it is left off (nuclei_cells3d, one seed: AP@0.5
 // 0.61 → 0.57, count error 0.08 → 0.22 with it).
+// Some images out of focus against the rest (a z-stack's outer slices) need a segmenter that
+// knows blurred objects, while the generator learns mostly the sharp ones (Note [hoc
+// distillation]). Each image's edge width — its objects' and background's median intensities
+// apart over the median gradient on the foreground's outline, in pixels (a sharp edge after
+// the baseline's smoothing: ~3.5) — measures the focus: nuclei_cells3d's nine slices 3.5–4.7
+// and 5.7, 6.0, 8.2 (slice 000, whose nuclei the segmenter missed); nuclei_scratch_assay's ten
+// 3.18–3.25; one image of coins, galaxies, nuclei_fluor: 3.0, 3.2, 11.0. Where the blurriest
+// image's width is at least 1.5× the median image's, `auto_scale` raises `distill_blur` to 32
+// (σ up to 5.7 px): on nuclei_cells3d AP@0.5 0.65 / 0.60 / 0.63 → 0.66 / 0.74 / 0.73 over three
+// seeds, count error 0.14 / 0.16 / 0.12 → 0.07 / 0.07 / 0.13. Not on images of one focus: 32
+// on nuclei_scratch_assay moved AP@0.5 by −0.02…+0.02, and trained on the one sharp slice 004
+// it merged nuclei (0.80 / 0.65 → 0.36 / 0.19); a single blurry image needs none either, its
+// generator learns the blur it sees.
 
 /// The window and area target a hoc run needs, measured on its images (Note [hoc scale]).
 struct HocScale {
@@ -42,15 +55,28 @@ struct HocScale {
     var foregroundFraction: Double
     /// Whether the objects cover less than 15 % of the images (Note [hoc scale]).
     var isSparse: Bool { foregroundFraction < 0.15 }
+    /// Each image's edge width in source pixels: the objects' and the background's median
+    /// intensity apart, over the median gradient on the objects' outline (`edgeWidth`).
+    var edgeWidths: [Double]
+    /// Whether some images are out of focus against the rest: two or more images, the blurriest
+    /// one's edge width at least 1.5× the median image's (Note [hoc scale]).
+    var hasOutOfFocusImages: Bool {
+        guard edgeWidths.count >= 2 else { return false }
+        let sorted = edgeWidths.sorted()
+        return sorted[sorted.count - 1] >= 1.5 * sorted[(sorted.count - 1) / 2]
+    }
 
     /// Nil when the images show no object that does not touch a border.
     init?(images: [Image], patchSize: Int) {
         var areas: [Double] = []
         var shortest = Int.max, pixels = 0, covered = 0
+        edgeWidths = []
         for image in images {
             shortest = min(shortest, image.height, image.width)
             let h = image.height, w = image.width
-            let fg = ClassicalSegmentation.withoutSpeckle(ClassicalSegmentation.smoothedForeground(of: image), height: h, width: w)
+            let (gray, threshold) = ClassicalSegmentation.smoothedThreshold(of: image)
+            let fg = ClassicalSegmentation.withoutSpeckle(gray.pixels.map(threshold.isObject), height: h, width: w)
+            if let width = Self.edgeWidth(gray, foreground: fg) { edgeWidths.append(width) }
             pixels += h * w
             covered += fg.filter { $0 }.count
             let (labels, _) = ClassicalSegmentation.components(fg, height: h, width: w)
@@ -66,6 +92,30 @@ struct HocScale {
         window = min(max(16, Int((1.5 * d90).rounded())), shortest)
         let scale = Double(patchSize) / Double(window)
         areaTarget = min(0.5, areas[areas.count / 2] * scale * scale / Double(patchSize * patchSize))
+    }
+
+    /// How many pixels an edge of `gray` (smoothed) takes from background to object: |median of
+    /// the objects − median of the background| / median gradient magnitude (central differences)
+    /// over the foreground's outline (its pixels with a 4-neighbour off it); nil without an
+    /// outline or a gradient. A sharp edge smoothed by the binomial kernel measures ~3.5 pixels.
+    static func edgeWidth(_ gray: Image, foreground fg: [Bool]) -> Double? {
+        let h = gray.height, w = gray.width, p = gray.pixels
+        var objects: [Float] = [], background: [Float] = [], gradients: [Float] = []
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                guard fg[i] else { background.append(p[i]); continue }
+                objects.append(p[i])
+                guard y > 0 && x > 0 && y < h - 1 && x < w - 1,
+                      !fg[i - 1] || !fg[i + 1] || !fg[i - w] || !fg[i + w] else { continue }
+                let gx = (p[i + 1] - p[i - 1]) / 2, gy = (p[i + w] - p[i - w]) / 2
+                gradients.append((gx * gx + gy * gy).squareRoot())
+            }
+        }
+        func median(_ v: [Float]) -> Double { let s = v.sorted(); return Double(s[s.count / 2]) }
+        guard !objects.isEmpty && !background.isEmpty && !gradients.isEmpty else { return nil }
+        let g = median(gradients)
+        return g > 0 ? abs(median(objects) - median(background)) / g : nil
     }
 
     /// The images of a hoc `--data` path as `HocDataset.load` picks them (a file, or a folder's
