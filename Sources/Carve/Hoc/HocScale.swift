@@ -39,8 +39,8 @@ import Imaging
 // (σ up to 5.7 px): on nuclei_cells3d AP@0.5 0.65 / 0.60 / 0.63 → 0.66 / 0.74 / 0.73 over three
 // seeds, count error 0.14 / 0.16 / 0.12 → 0.07 / 0.07 / 0.13. Not on images of one focus: 32
 // on nuclei_scratch_assay moved AP@0.5 by −0.02…+0.02, and trained on the one sharp slice 004
-// it merged nuclei (0.80 / 0.65 → 0.36 / 0.19); a single blurry image needs none either, its
-// generator learns the blur it sees.
+// it merged nuclei (0.80 / 0.65 → 0.36 / 0.19). A single image gets none: its generator learns
+// the focus it sees (reasoned, not measured on a blurry one).
 
 /// The window and area target a hoc run needs, measured on its images (Note [hoc scale]).
 struct HocScale {
