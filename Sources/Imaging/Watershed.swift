@@ -71,9 +71,9 @@ public enum ClassicalSegmentation {
         var border = 0.0, count = 0.0
         for y in 0..<h { for x in 0..<w where y == 0 || x == 0 || y == h - 1 || x == w - 1 { border += Double(gray.pixels[y * w + x]); count += 1 } }
         let brightObjects = border / max(count, 1) <= Double(t)
-        let objects = gray.pixels.reduce(0) { $0 + ((brightObjects ? $1 > t : $1 <= t) ? 1 : 0) }
+        let first = Threshold(value: t, brightObjects: brightObjects, clip: nil)
         var clip: ClosedRange<Float>?
-        if objects * 100 <= gray.pixels.count, gray.pixels.count > 1 {
+        if gray.pixels.filter(first.isObject).count * 100 <= gray.pixels.count, gray.pixels.count > 1 {
             let sorted = gray.pixels.sorted(), n = sorted.count
             // The objects' side clipped at its percentile, the range stretched back to [0, 1].
             let lo = brightObjects ? sorted[0] : sorted[(n - 1) / 100], hi = brightObjects ? sorted[(n - 1) * 99 / 100] : sorted[n - 1]

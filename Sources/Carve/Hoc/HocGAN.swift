@@ -192,16 +192,10 @@ extension HocGAN {
     // nuclei_cells3d's nine, whose nuclei the segmenter missed): with `distill_blur` each input
     // is smoothed by the binomial kernel (σ = 1 px) 0…distill_blur times, by CounterRNG(seed,
     // "distill-blur", step, sample), so σ up to √distill_blur px at patch scale. real-hoc: 3
-    // (nuclei_cells3d AP@0.5 0.53 → 0.63 on seed 3). It still finds 0–3 of the 18 nuclei of
-    // the most out-of-focus slice (000), whose light spreads into a grey haze. 32 finds 8 of
-    // them and lifts the nine slices' AP@0.5 0.65 / 0.60 / 0.63 → 0.66 / 0.74 / 0.73 (count
-    // error 0.14 / 0.16 / 0.12 → 0.07 / 0.07 / 0.13; nuclei_scratch_assay 0.84 / 0.86 / 0.85 →
-    // 0.86 / 0.84 / 0.84), but trained on the one sharp slice 004 the segmenter then calls the
-    // gaps between nuclei half foreground and merges them (0.80 / 0.65 → 0.36 / 0.19); 8, or
-    // half the inputs sharp and half smoothed 1…32 times, helps one seed and hurts another
-    // (0.60 → 0.53, 0.65 → 0.39). So the preset keeps 3, and `auto_scale` raises it to 32
-    // where some images are out of focus against the rest (Note [hoc scale]). (Measured before
-    // the clipped objects' colour below, which changes none of these sets.)
+    // (nuclei_cells3d AP@0.5 0.53 → 0.63 on seed 3). That still misses the most out-of-focus
+    // slice's nuclei; 32 finds about half of them but merges nuclei where every image is sharp, so the preset
+    // keeps 3 and `auto_scale` raises it to 32 only where some images are out of focus against
+    // the rest (Note [hoc scale], with what 8, 32 and half-sharp inputs measured).
     // The visible label image gives the
     // segmenter's targets (Note [Centre maps]): foreground and centreness. Each sample is
     // mirrored left ↔ right and/or top ↔ bottom (input and targets together) by

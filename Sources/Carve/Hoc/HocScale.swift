@@ -28,19 +28,20 @@ import Imaging
 // holds an object under the black disk, and the providers learn objects (the same image: AP@0.5
 // 0.92, count error 0.05). On a dense image it is left off (nuclei_cells3d, one seed: AP@0.5
 // 0.61 → 0.57, count error 0.08 → 0.22 with it).
-// Some images out of focus against the rest (a z-stack's outer slices) need a segmenter that
-// knows blurred objects, while the generator learns mostly the sharp ones (Note [hoc
-// distillation]). Each image's edge width — its objects' and background's median intensities
-// apart over the median gradient on the foreground's outline, in pixels (a sharp edge after
-// the baseline's smoothing: ~3.5) — measures the focus: nuclei_cells3d's nine slices 3.5–4.7
-// and 5.7, 6.0, 8.2 (slice 000, whose nuclei the segmenter missed); nuclei_scratch_assay's ten
-// 3.18–3.25; one image of coins, galaxies, nuclei_fluor: 3.0, 3.2, 11.0. Where the blurriest
-// image's width is at least 1.5× the median image's, `auto_scale` raises `distill_blur` to 32
-// (σ up to 5.7 px): on nuclei_cells3d AP@0.5 0.65 / 0.60 / 0.63 → 0.66 / 0.74 / 0.73 over three
-// seeds, count error 0.14 / 0.16 / 0.12 → 0.07 / 0.07 / 0.13. Not on images of one focus: 32
-// on nuclei_scratch_assay moved AP@0.5 by −0.02…+0.02, and trained on the one sharp slice 004
-// it merged nuclei (0.80 / 0.65 → 0.36 / 0.19). A single image gets none: its generator learns
-// the focus it sees (reasoned, not measured on a blurry one).
+// Some images out of focus against the rest (a z-stack's outer slices) need a segmenter that knows
+// blurred objects, while the generator learns mostly the sharp ones (Note [hoc distillation]).
+// Each image's edge width — its objects' and background's median intensities apart over the median
+// gradient on the foreground's outline, in pixels (sharp images after the baseline's smoothing
+// measure 3.0–3.6) — measures the focus: nuclei_cells3d's nine slices 3.5–4.7 and 5.7, 6.0, 8.2
+// (slice 000, where the segmenter found 0–3 of 18 nuclei, with 32 8 of them);
+// nuclei_scratch_assay's ten 3.18–3.25; one image of coins, galaxies, nuclei_fluor: 3.0, 3.2,
+// 11.0. Where the blurriest image's width is at least 1.5× the median image's, `auto_scale` raises
+// `distill_blur` to 32 (σ up to 5.7 px): on nuclei_cells3d AP@0.5 0.65 / 0.60 / 0.63 → 0.66 / 0.74
+// / 0.73 over three seeds, count error 0.14 / 0.16 / 0.12 → 0.07 / 0.07 / 0.13. Not on images of
+// one focus: 32 on nuclei_scratch_assay moved AP@0.5 by −0.02…+0.02, and trained on the one sharp
+// slice 004 it merged nuclei (0.80 / 0.65 → 0.36 / 0.19); 8, or half the inputs sharp and half
+// smoothed 1…32 times, helped one seed and hurt another (0.60 → 0.53, 0.65 → 0.39). A single image
+// gets none: its generator learns the focus it sees (reasoned, not measured on a blurry one).
 
 /// The window and area target a hoc run needs, measured on its images (Note [hoc scale]).
 struct HocScale {
@@ -97,7 +98,7 @@ struct HocScale {
     /// How many pixels an edge of `gray` (smoothed) takes from background to object: |median of
     /// the objects − median of the background| / median gradient magnitude (central differences)
     /// over the foreground's outline (its pixels with a 4-neighbour off it); nil without an
-    /// outline or a gradient. A sharp edge smoothed by the binomial kernel measures ~3.5 pixels.
+    /// outline or a gradient. Sharp images, smoothed by the binomial kernel, measure 3–3.6 pixels.
     static func edgeWidth(_ gray: Image, foreground fg: [Bool]) -> Double? {
         let h = gray.height, w = gray.width, p = gray.pixels
         var objects: [Float] = [], background: [Float] = [], gradients: [Float] = []
