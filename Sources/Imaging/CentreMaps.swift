@@ -118,9 +118,9 @@ public enum CentreMaps {
     /// its widest point — is split by the watershed of −d from those summits, when every piece
     /// holds at least a quarter of the objects' area. A convex object is never split however
     /// large it is (its distance transform is concave, so each level set is one piece), nor is a
-    /// bean-shaped one (its waist is wider than `neck`). On the development checkpoints the splits
-    /// of true merges cut necks at 0.00–0.39 of the widest point, the wrong splits of single
-    /// scratch-assay nuclei (with no neck limit) at 0.77–0.90.
+    /// bean-shaped one (its waist is wider than `neck`). On the development checkpoints the true
+    /// merges were 1.8–2.6 objects' area with necks of 0.00–0.39 of the widest point; the wrong
+    /// splits of single scratch-assay nuclei (with no neck limit) were at 0.77–0.90.
     static let oversized: Float = 1.6
     static let neck: Float = 0.6
 
