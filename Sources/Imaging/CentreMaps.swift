@@ -112,16 +112,19 @@ public enum CentreMaps {
     }
 
     /// Note [Merged instances]: two touching objects whose learned cores met are one instance of
-    /// about twice the objects' area, shaped like a figure eight. An instance of at least
-    /// `oversized` × the objects' area whose own distance transform d has two or more summits
+    /// about twice the objects' area, shaped like a figure eight. An instance of `merged` × the
+    /// objects' area (1.6 to 4) whose own distance transform d has two or more summits
     /// apart — components of {d > `neck` · max d}, i.e. joined by a neck narrower than `neck` of
     /// its widest point — is split by the watershed of −d from those summits, when every piece
     /// holds at least a quarter of the objects' area. A convex object is never split however
     /// large it is (its distance transform is concave, so each level set is one piece), nor is a
     /// bean-shaped one (its waist is wider than `neck`). On the development checkpoints the true
     /// merges were 1.8–2.6 objects' area with necks of 0.00–0.39 of the widest point; the wrong
-    /// splits of single scratch-assay nuclei (with no neck limit) were at 0.77–0.90.
-    static let oversized: Float = 1.6
+    /// splits of single scratch-assay nuclei (with no neck limit) were at 0.77–0.90. Above four
+    /// objects' area a region is not a few objects whose cores met but another kind of thing (a
+    /// big galaxy among small ones, a whole gland on an IHC slide), and cutting it in two counts
+    /// nothing: without that bound galaxies.png had 4 such regions of 4.9–18 objects' area split.
+    static let merged: ClosedRange<Float> = 1.6...4
     static let neck: Float = 0.6
 
     /// `labels` (ids 1…count) with the merged instances split (Note [Merged instances]); new
@@ -136,7 +139,7 @@ public enum CentreMaps {
             box[k] = (min(box[k].y0, y), max(box[k].y1, y), min(box[k].x0, x), max(box[k].x1, x))
         }
         var out = labels, next = count
-        for k in 1...count where Float(areas[k]) >= oversized * objectArea {
+        for k in 1...count where merged.contains(Float(areas[k]) / objectArea) {
             let b = box[k], bh = b.y1 - b.y0 + 1, bw = b.x1 - b.x0 + 1
             var inside = [Bool](repeating: false, count: bh * bw)
             for y in 0..<bh { for x in 0..<bw { inside[y * bw + x] = labels[(b.y0 + y) * w + b.x0 + x] == Int32(k) } }

@@ -76,13 +76,15 @@ struct CentreMapsTests {
 
     /// Note [Merged instances]: two overlapping discs whose cores met (one flat centreness over
     /// both, so one marker) are split at their neck once the objects' size says the instance is
-    /// twice too big; an ellipse of the same area is convex and stays whole.
+    /// twice too big; an ellipse of the same area is convex and stays whole; and the same pair
+    /// where objects are a quarter of the size (the pair ≈ 8 objects' area) is another kind of
+    /// thing, left whole.
     @Test func aMergedPairIsSplitAtItsNeckAndAConvexObjectIsNot() {
         let h = 30, w = 50
-        func decoded(_ inside: (Float, Float) -> Bool) -> LabelMap {
+        func decoded(objectRadius: Float = 8, _ inside: (Float, Float) -> Bool) -> LabelMap {
             var fg = [Float](repeating: 0, count: h * w), centre = fg
             for y in 0..<h { for x in 0..<w where inside(Float(y), Float(x)) { fg[y * w + x] = 1; centre[y * w + x] = 0.9 } }
-            return CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w, objectRadius: 8)
+            return CentreMaps.decode(foreground: fg, centreness: centre, height: h, width: w, objectRadius: objectRadius)
         }
         // Discs of radius 8 (area 201), centres 14 apart: the union ≈ 392 px ≥ 1.6 × 201, its
         // neck's half-width √(64 − 49) ≈ 3.9, under 0.6 × 8.
@@ -94,6 +96,11 @@ struct CentreMapsTests {
         // Semi-axes 16 and 8: the area of two discs, convex.
         let ellipse = decoded { y, x in (x - 25) * (x - 25) / 256 + (y - 15) * (y - 15) / 64 <= 1 }
         #expect(Set(ellipse.labels) == [0, 1], "\(Set(ellipse.labels))")
+        // Objects of radius 4 (area 50): the pair is 392 / 50 ≈ 7.8 objects' area, over 4.
+        let big = decoded(objectRadius: 4) { y, x in
+            (x - 17) * (x - 17) + (y - 15) * (y - 15) <= 64 || (x - 31) * (x - 31) + (y - 15) * (y - 15) <= 64
+        }
+        #expect(big.labels[15 * w + 17] != 0 && big.labels[15 * w + 17] == big.labels[15 * w + 31])
     }
 
     /// `withoutHoles` fills enclosed background under the size limit only, never background that
