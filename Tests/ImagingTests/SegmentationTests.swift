@@ -88,18 +88,17 @@ struct CentreMapsTests {
         }
         // Discs of radius 8 (area 201), centres 14 apart: the union ≈ 392 px ≥ 1.6 × 201, its
         // neck's half-width √(64 − 49) ≈ 3.9, under 0.6 × 8.
-        let pair = decoded { y, x in
+        let twoDiscs: (Float, Float) -> Bool = { y, x in
             (x - 17) * (x - 17) + (y - 15) * (y - 15) <= 64 || (x - 31) * (x - 31) + (y - 15) * (y - 15) <= 64
         }
+        let pair = decoded(twoDiscs)
         #expect(Set(pair.labels).count == 3, "\(Set(pair.labels))")
         #expect(pair.labels[15 * w + 17] != 0 && pair.labels[15 * w + 31] != 0 && pair.labels[15 * w + 17] != pair.labels[15 * w + 31])
         // Semi-axes 16 and 8: the area of two discs, convex.
         let ellipse = decoded { y, x in (x - 25) * (x - 25) / 256 + (y - 15) * (y - 15) / 64 <= 1 }
         #expect(Set(ellipse.labels) == [0, 1], "\(Set(ellipse.labels))")
         // Objects of radius 4 (area 50): the pair is 392 / 50 ≈ 7.8 objects' area, over 4.
-        let big = decoded(objectRadius: 4) { y, x in
-            (x - 17) * (x - 17) + (y - 15) * (y - 15) <= 64 || (x - 31) * (x - 31) + (y - 15) * (y - 15) <= 64
-        }
+        let big = decoded(objectRadius: 4, twoDiscs)
         #expect(big.labels[15 * w + 17] != 0 && big.labels[15 * w + 17] == big.labels[15 * w + 31])
     }
 
