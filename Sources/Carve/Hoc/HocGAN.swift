@@ -32,6 +32,7 @@ public final class HocGAN: GANModel {
     public init(config: Configuration, communicator: any Communicator) {
         self.config = config
         generator = NoiseGenerator(zDim: config.zDim, widths: config.gChannels, maskEnvelope: config.maskEnvelope,
+                                   maskStar: config.maskStar,
                                    upsample: UpsamplingKind(rawValue: config.upsample) ?? .deconv)
         discriminator = Discriminator(widths: config.dChannels)
         information = config.beta > 0 ? InformationHead(zDim: config.zDim, widths: config.qChannels) : nil

@@ -33,11 +33,22 @@ public final class NoiseGenerator: Module {
 
     /// The fixed mask envelope [1, 1, 64, 64], or nil (see `Configuration.maskEnvelope`).
     let envelope: Tensor?
+    /// The star-convex mask head that replaces the decoder's mask channel (`mask_star` > 0), or nil.
+    let star: StarMask?
 
-    public init(zDim: Int, widths w: [Int], maskEnvelope: Double = 0, upsample: UpsamplingKind = .deconv) {
+    /// `maskStar` > 0 draws the mask as a star-convex outline of that many harmonics
+    /// (`StarMask`, reaching at most the envelope's outer radius, or 0.9 of the half side) and
+    /// the decoder gives the appearance only.
+    public init(zDim: Int, widths w: [Int], maskEnvelope: Double = 0, maskStar: Int = 0, upsample: UpsamplingKind = .deconv) {
         precondition(w.count == 5, "NoiseGenerator: 5 widths, got \(w)")
         self.zDim = zDim
-        envelope = maskEnvelope > 0 ? Self.radialEnvelope(size: 64, outer: Float(maskEnvelope)) : nil
+        if maskStar > 0 {
+            envelope = nil
+            star = StarMask(zDim: zDim, order: maskStar, size: 64, maxRadius: 32 * Float(maskEnvelope > 0 ? min(maskEnvelope, 1) : 0.9))
+        } else {
+            envelope = maskEnvelope > 0 ? Self.radialEnvelope(size: 64, outer: Float(maskEnvelope)) : nil
+            star = nil
+        }
         self.widths = w
         fc = Linear(inputFeatures: zDim, outputFeatures: 8 * 8 * w[0], bias: false)
         bn0 = BatchNorm(channels: w[0])
@@ -55,12 +66,13 @@ public final class NoiseGenerator: Module {
         bn3 = BatchNorm(channels: w[3])
         deconv2 = up(w[3], w[4], bias: false)
         bn4 = BatchNorm(channels: w[4])
-        deconv3 = up(w[4], 4, bias: true)
+        deconv3 = up(w[4], maskStar > 0 ? 3 : 4, bias: true)
     }
 
     public var children: [(String, any Module)] {
         [("fc", fc), ("bn0", bn0), ("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2),
          ("deconv1", deconv1), ("bn3", bn3), ("deconv2", deconv2), ("bn4", bn4), ("deconv3", deconv3)]
+            + (star.map { [("star", $0 as any Module)] } ?? [])
     }
 
     /// z [B, zDim] → RGBA [B, 4, 64, 64] in (0, 1).
@@ -73,6 +85,7 @@ public final class NoiseGenerator: Module {
         h = bn2(conv2(h)).leakyRelu(0.2)
         h = bn3(deconv1(h)).leakyRelu(0.2)
         h = bn4(deconv2(h)).leakyRelu(0.2)
+        if let star { return Tensor.concat([deconv3(h).sigmoid(), star(z)], axis: 1) }
         let rgba = deconv3(h).sigmoid()
         guard let envelope else { return rgba }
         return Tensor.concat([rgba.slice(axis: 1, 0..<3), rgba.slice(axis: 1, 3..<4) * envelope], axis: 1)

@@ -56,6 +56,10 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// in the paper; 0 = off). It keeps a provider's mask off its canvas border, so translated
     /// layers show no square edges and each mask stays one compact object.
     public var maskEnvelope: Double = 0
+    /// hoc: when K > 0, each provider's mask is a star-convex outline of K harmonics about its
+    /// canvas centre (`StarMask`; not in the paper; 0 = the decoder's free-form mask channel). The
+    /// outline reaches at most `mask_envelope`'s outer radius.
+    public var maskStar: Int = 0
     /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
     /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
     public var maskTV: Double = 0
@@ -153,7 +157,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskStar = "mask_star", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -295,6 +299,7 @@ extension Configuration {
         try need(lrD > 0 && lrG > 0, "learning rates must be positive")
         try need(areaTarget >= 0 && areaTarget <= 1, "area_target must be in [0, 1]")
         try need(maskEnvelope == 0 || (maskEnvelope > 0.25 && maskEnvelope <= 1.5), "mask_envelope must be 0 (off) or in (0.25, 1.5]")
+        try need((0...8).contains(maskStar), "mask_star must be in 0...8 (harmonics of the outline; 0 = off), not \(maskStar)")
         try need(binarize >= 0, "binarize must not be negative")
         try need(maskTV >= 0, "mask_tv must not be negative")
         try need(["l1", "l2"].contains(maskTvNorm), "mask_tv_norm must be l1 or l2, not \(maskTvNorm)")
