@@ -25,6 +25,31 @@ import Testing
         #expect(g.instances.array.allSatisfy { $0 > 0 && $0 < 1 })
     }
 
+    @Test func layoutTransposeTurnsEveryOtherProvidersInstancesOverTheDiagonal() throws {
+        var config = try Presets.named("tiny")
+        let batch = try Self.batch(config: config, samples: [0, 1, 2])
+        let plain = HocGAN(config: config, communicator: LocalCommunicator())
+            .generate(background: batch.background, samples: batch.samples, step: 0).instances
+        config.layoutTranspose = true
+        let turned = HocGAN(config: config, communicator: LocalCommunicator())
+            .generate(background: batch.background, samples: batch.samples, step: 0).instances
+        let b = 3, plane = 64 * 64
+        for n in 0..<(config.layers * b) {
+            let odd = (n / b) % 2 == 1
+            var same = true
+            for c in 0..<4 {
+                for y in 0..<64 {
+                    for x in 0..<64 {
+                        let want = plain.data[(n * 4 + c) * plane + (odd ? x * 64 + y : y * 64 + x)]
+                        if turned.data[(n * 4 + c) * plane + y * 64 + x] != want { same = false }
+                    }
+                }
+            }
+            #expect(same, "instance \(n) (layer \(n / b))")
+        }
+        #expect(plain.array != turned.array)
+    }
+
     @Test func compositionFollowsEquationFive() {
         // x1 = I1·m1 + x0·(1 − m1), x2 = I2·m2 + x1·(1 − m2), per pixel.
         let x0 = Tensor(shape: [1, 3, 1, 1], values: [0.2, 0.4, 0.6])
