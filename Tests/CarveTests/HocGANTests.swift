@@ -26,28 +26,30 @@ import Testing
     }
 
     @Test func layoutTransposeTurnsEveryOtherProvidersInstancesOverTheDiagonal() throws {
-        var config = try Presets.named("tiny")
-        let batch = try Self.batch(config: config, samples: [0, 1, 2])
-        let plain = HocGAN(config: config, communicator: LocalCommunicator())
-            .generate(background: batch.background, samples: batch.samples, step: 0).instances
-        config.layoutTranspose = true
-        let turned = HocGAN(config: config, communicator: LocalCommunicator())
-            .generate(background: batch.background, samples: batch.samples, step: 0).instances
-        let b = 3, plane = 64 * 64
-        for n in 0..<(config.layers * b) {
-            let odd = (n / b) % 2 == 1
-            var same = true
-            for c in 0..<4 {
-                for y in 0..<64 {
-                    for x in 0..<64 {
-                        let want = plain.data[(n * 4 + c) * plane + (odd ? x * 64 + y : y * 64 + x)]
-                        if turned.data[(n * 4 + c) * plane + y * 64 + x] != want { same = false }
+        // Keys sample · N + provider with N = 3 providers, in HocGAN's layer-major order and in a
+        // shuffled one: provider 1's instances come out transposed, the others as they were.
+        let s = 6, plane = s * s
+        let instances = Tensor.randomNormal([6, 4, s, s], seed: 1, purpose: "instances")
+        let layout = TranslationLayout(padding: 0, transposedProviders: 3)
+        for keys in [[0, 3, 1, 4, 2, 5], [4, 0, 1, 5, 3, 2]] {
+            let out = layout(instances, seed: 1, step: 0, keys: keys)
+            for (n, key) in keys.enumerated() {
+                let turned = key % 3 == 1
+                for c in 0..<4 {
+                    for y in 0..<s {
+                        for x in 0..<s {
+                            let want = instances.data[(n * 4 + c) * plane + (turned ? x * s + y : y * s + x)]
+                            #expect(out.data[(n * 4 + c) * plane + y * s + x] == want, "key \(key) channel \(c) (\(y), \(x))")
+                        }
                     }
                 }
             }
-            #expect(same, "instance \(n) (layer \(n / b))")
         }
-        #expect(plain.array != turned.array)
+        // `layout_transpose` hands HocGAN's layout its number of providers.
+        var config = try Presets.named("tiny")
+        #expect(HocGAN(config: config, communicator: LocalCommunicator()).layout.transposedProviders == 0)
+        config.layoutTranspose = true
+        #expect(HocGAN(config: config, communicator: LocalCommunicator()).layout.transposedProviders == config.layers)
     }
 
     @Test func compositionFollowsEquationFive() {

@@ -44,7 +44,7 @@ public final class HocGAN: GANModel {
         information?.initialize(seed: config.seed, path: "Q/")
         segmenter?.initialize(seed: config.seed, path: "S/")
         provider = NoiseInstanceProvider(generator: generator)
-        layout = TranslationLayout(padding: config.padding)
+        layout = TranslationLayout(padding: config.padding, transposedProviders: config.layoutTranspose ? config.layers : 0)
         let gq = generator.namedParameters() + (information?.namedParameters(prefix: "Q/") ?? [])
         parallelG = DistributedDataParallel(
             parameters: gq, buffers: generator.namedBuffers() + (information?.namedBuffers() ?? []),
@@ -101,8 +101,7 @@ public final class HocGAN: GANModel {
     public struct Generated {
         /// z of every instance [N·b, dim(z)], layer-major.
         public var z: Tensor
-        /// Provider outputs [N·b, 4, 64, 64] (before the layout; with `layout_transpose` every other
-        /// layer's transposed).
+        /// Provider outputs [N·b, 4, 64, 64] (before the layout).
         public var instances: Tensor
         /// The layers after the layout, N pairs of appearance [b, 3, 64, 64] and mask [b, 1, 64, 64].
         public var layers: [(appearance: Tensor, mask: Tensor)]
@@ -115,15 +114,7 @@ public final class HocGAN: GANModel {
         let b = samples.count, n = config.layers
         let keys = keys(samples: samples)
         let z = provider.noise(seed: config.seed, step: step, keys: keys)
-        var instances = generator(z)
-        if config.layoutTranspose {
-            // Every other provider's instances turned over the diagonal (x ↔ y), so no one
-            // orientation of a star mask's ellipse can take over (Note [Star masks]).
-            instances = Tensor.concat((0..<n).map { i in
-                let block = instances.slice(axis: 0, (i * b)..<((i + 1) * b))
-                return i % 2 == 1 ? block.transposedSpatial() : block
-            }, axis: 0)
-        }
+        let instances = generator(z)
         let warped = layout(instances, seed: config.seed, step: step, keys: keys)
         let rgb = warped.slice(axis: 1, 0..<3), mask = warped.slice(axis: 1, 3..<4)
         let layers = (0..<n).map { i in

@@ -11,9 +11,18 @@ public protocol Layout {
 
 /// The hoc layout: pad by p and crop back to H×W at a uniform random offset in 0…2p per instance
 /// (Δr ~ U(r_min, r_max) as translations, paper "Layout Prior").
+///
+/// With `transposedProviders` = N > 0 (`layout_transpose`; not in the paper), the instances of
+/// every other provider — key % N odd, HocGAN's keys being sample · N + provider — are first
+/// turned over the diagonal (x ↔ y), so a provider's shapes show in both orientations.
 public struct TranslationLayout: Layout {
     public let padding: Int
-    public init(padding: Int) { self.padding = padding }
+    /// The number of providers whose odd ones are transposed, or 0 for none.
+    public let transposedProviders: Int
+    public init(padding: Int, transposedProviders: Int = 0) {
+        self.padding = padding
+        self.transposedProviders = transposedProviders
+    }
 
     /// The crop offsets of each instance.
     public func offsets(seed: UInt64, step: Int, keys: [Int]) -> [(dy: Int, dx: Int)] {
@@ -25,8 +34,23 @@ public struct TranslationLayout: Layout {
 
     public func callAsFunction(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor {
         precondition(instances.shape[0] == keys.count, "TranslationLayout: \(instances.shape) with \(keys.count) keys")
-        guard padding > 0 else { return instances }
-        return translate(instances, padding: padding, offsets: offsets(seed: seed, step: step, keys: keys))
+        let turned = transposingOddProviders(instances, keys: keys)
+        guard padding > 0 else { return turned }
+        return translate(turned, padding: padding, offsets: offsets(seed: seed, step: step, keys: keys))
+    }
+
+    /// `instances` with those of odd providers transposed, one slice per run of neighbours alike.
+    func transposingOddProviders(_ instances: Tensor, keys: [Int]) -> Tensor {
+        guard transposedProviders > 0, !keys.isEmpty else { return instances }
+        let odd = keys.map { ($0 % transposedProviders) % 2 == 1 }
+        var runs: [Tensor] = []
+        var start = 0
+        for end in 1...keys.count where end == keys.count || odd[end] != odd[start] {
+            let run = instances.slice(axis: 0, start..<end)
+            runs.append(odd[start] ? run.transposedSpatial() : run)
+            start = end
+        }
+        return runs.count == 1 ? runs[0] : Tensor.concat(runs, axis: 0)
     }
 }
 
