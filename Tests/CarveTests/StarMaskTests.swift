@@ -19,15 +19,18 @@ import Testing
     }
 
     @Test func theConstantTermAloneDrawsADisc() {
-        // R = 24, c₀ = 0.75: 1/r² = (1 + 1.25 + 0.75) / R², r = 24/√3 = 13.86 px, area π r² = 603.2
-        // px. The soft mask's sum differs from π r² only by the pixel grid along the outline (a
-        // few px for a sharp edge) and the sigmoid's symmetric ramp (zero to first order).
+        // R = 24, c₀ = 0.75: 1/r² = (1 + 1.25 + 0.75) / R², r = 24/√3 = 13.86 px. The soft disc's
+        // integral is ∫ σ((r − ρ)/τ) 2πρ dρ = π r² + π³τ²/3 (the logistic ramp's second moment) =
+        // 603.19 + 2.58 px; on the pixel grid the sigmoid's smooth edge leaves under 0.01 px of
+        // that (summed in double: 605.774). The Float sum of 4096 terms adds at most
+        // 4096 · 2⁻²⁴ · 606 ≈ 0.15 px.
         let star = Self.fixed(order: 2, coefficients: [0.75, 0, 0, 0, 0])
         let mask = star(Tensor(shape: [1, 2], values: [0.3, -1]))
         #expect(mask.shape == [1, 1, 64, 64])
         let r = 24 / Float(3).squareRoot()
         let area = mask.array.reduce(0, +)
-        #expect(abs(area - Float.pi * r * r) < 10, "area \(area) against \(Float.pi * r * r)")
+        let expected = Float.pi * r * r + pow(Float.pi, 3) * StarMask.tau * StarMask.tau / 3
+        #expect(abs(area - expected) < 0.5, "area \(area) against \(expected)")
         // Round: as wide as tall, centred on the canvas centre (31.5, 31.5).
         let on = Self.binary(mask)
         let c = ShapeMatching.centroid(on, width: 64)!
@@ -85,6 +88,12 @@ import Testing
         let after = Autodiff.withoutRecording { loss().item }
         #expect(before > 1e-3, "the test starts away from the target: \(before)")
         #expect(after < before / 100, "L_area \(before) → \(after)")
+    }
+
+    @Test func maskStarOutsideZeroToEightIsRefusedByName() throws {
+        for bad in ["mask_star=-1", "mask_star=9"] {
+            #expect { _ = try Presets.named("tiny").applying([bad]) } throws: { ($0 as? ConfigurationError)?.message.contains("mask_star") == true }
+        }
     }
 
     @Test func aHocGANWithStarMasksGivesOneSolidRegionPerInstance() throws {

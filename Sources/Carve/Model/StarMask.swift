@@ -29,9 +29,10 @@ import Tensor
 // 0.868 → 0.910 / 0.922 / 0.940, but the segmenter distilled from these providers got worse,
 // AP@0.5 0.850 / 0.696 / 0.900 → 0.591 / 0.636 / 0.810: the appearance, no longer drawn with its
 // mask, painted half-moons inside the ellipse (seed 1), and one seed's ellipses all lay the same
-// way. `layout_transpose` (every other provider's instances turned over the diagonal) answers
-// the second: seed 2, AP@0.5 0.636 → 0.810, count error 0.20 → 0.10, shape IoU 0.906. One seed:
-// no preset sets either yet (README, "hoc on real images").
+// way. `layout_transpose` (every other provider's instances turned over the diagonal by
+// `TranslationLayout`) answers the second: seed 2, AP@0.5 0.636 → 0.810, count error 0.20 → 0.10,
+// shape IoU 0.906; seed 1 0.591 → 0.682. Two seeds: no preset sets either yet (README, "hoc on
+// real images").
 
 /// A hoc provider's mask as a solid star-convex region whose outline has K harmonics
 /// (`mask_star`; not in the paper; Note [Star masks]).
@@ -69,9 +70,11 @@ public final class StarMask: Module {
         hidden = Linear(inputFeatures: zDim, outputFeatures: 32)
         head = Linear(inputFeatures: 32, outputFeatures: 2 * order + 1)
         let hw = size * size, half = Float(size) / 2
+        // Each pixel centre's offset from the canvas centre.
+        let offsets = (0..<hw).map { p in (dy: Float(p / size) + 0.5 - half, dx: Float(p % size) + 0.5 - half) }
         basis = Tensor(shape: [2 * order + 1, hw]) { out in
-            for p in 0..<hw {
-                let theta = atan2(Float(p / size) + 0.5 - half, Float(p % size) + 0.5 - half)
+            for (p, o) in offsets.enumerated() {
+                let theta = atan2(o.dy, o.dx)
                 out[p] = 1
                 for k in 1...order {
                     out[(2 * k - 1) * hw + p] = cos(Float(k) * theta) / Float(k)
@@ -80,10 +83,7 @@ public final class StarMask: Module {
             }
         }
         scaledDistance = Tensor(shape: [1, hw]) { out in
-            for p in 0..<hw {
-                let dy = Float(p / size) + 0.5 - half, dx = Float(p % size) + 0.5 - half
-                out[p] = (dx * dx + dy * dy).squareRoot() / Self.tau
-            }
+            for (p, o) in offsets.enumerated() { out[p] = (o.dx * o.dx + o.dy * o.dy).squareRoot() / Self.tau }
         }
     }
 
