@@ -4,6 +4,7 @@
 # each, ~3 h on 2 cores), each followed by `carve ckpt eval`, then one line per run.
 #
 #   scripts/hoc_table.sh OUT [--set key=value ...]     e.g. --set mask_star=2 --set layout_transpose=true
+#   RUNS="scr-one-s1 c3d-one-s3" scripts/hoc_table.sh OUT ...   only the runs named (default: all 12)
 #
 # Development data from ../shared/data/masks (not needed by the tests); carve from .build/release.
 set -u
@@ -32,8 +33,10 @@ EOF
 flags=("$@")
 queue=()
 for seed in 1 2 3; do
-    queue+=("c3d-s$seed:$masks/nuclei_cells3d_napari:$seed" "scr-s$seed:$masks/nuclei_scratch_assay_ndev:$seed")
-    queue+=("scr-one-s$seed:$masks/nuclei_scratch_assay_ndev/000_image.png:$seed" "c3d-one-s$seed:$masks/nuclei_cells3d_napari/004_image.png:$seed")
+    for entry in "c3d-s$seed:$masks/nuclei_cells3d_napari:$seed" "scr-s$seed:$masks/nuclei_scratch_assay_ndev:$seed" \
+                 "scr-one-s$seed:$masks/nuclei_scratch_assay_ndev/000_image.png:$seed" "c3d-one-s$seed:$masks/nuclei_cells3d_napari/004_image.png:$seed"; do
+        [[ -z "${RUNS:-}" || " $RUNS " == *" ${entry%%:*} "* ]] && queue+=("$entry")
+    done
 done
 worker() {  # every other entry of the queue, from $1
     for ((i = $1; i < ${#queue[@]}; i += 2)); do
