@@ -63,7 +63,7 @@ struct HocGroundTruth {
 
     /// The median area in patch pixels of the objects that do not touch a border.
     func medianArea(scale: Double) -> Double? {
-        let areas = objects(scale: scale).map(\.offsets.count).sorted()
+        let areas = objects(scale: scale).map(\.area).sorted()
         return areas.isEmpty ? nil : Double(areas[areas.count / 2])
     }
 
