@@ -20,7 +20,8 @@ one() {  # NAME DATA SEED
     start=$(date +%s)
     "$carve" train --preset real-hoc --data "$data" --run-dir "$run" --seed "$seed" --quiet "${flags[@]}" > "$run.log" 2>&1 || { echo "$name: training failed (see $run.log)"; return; }
     end=$(date +%s)
-    "$carve" ckpt eval "$run/checkpoints/step-00002500.safetensors" --data "$data" --out "$run/final-eval" >> "$run.log" 2>&1
+    "$carve" ckpt eval "$run/checkpoints/step-00002500.safetensors" --data "$data" --out "$run/final-eval" >> "$run.log" 2>&1 \
+        || { echo "$name: evaluation failed (see $run.log)"; return; }
     python3 - "$run/final-eval/metrics.json" "$name" "$(( (end - start) / 60 ))" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1])); s = m["segmenter"]; b = m["baseline"]

@@ -30,9 +30,12 @@ import Tensor
 // AP@0.5 0.850 / 0.696 / 0.900 → 0.591 / 0.636 / 0.810: the appearance, no longer drawn with its
 // mask, painted half-moons inside the ellipse (seed 1), and one seed's ellipses all lay the same
 // way. `layout_transpose` (every other provider's instances turned over the diagonal by
-// `TranslationLayout`) answers the second: seed 2, AP@0.5 0.636 → 0.810, count error 0.20 → 0.10,
-// shape IoU 0.906; seed 1 0.591 → 0.682. Two seeds: no preset sets either yet (README, "hoc on
-// real images").
+// `TranslationLayout`) answers the second. Both, on all six single-image runs (slice 004 and
+// scratch-assay image 000 alone, seeds 1–3; shape IoU with Note [Shape alignment]): AP@0.5 and
+// count error held on every run (slice 004 AP@0.5 0.900 / 0.773 / 0.810, scratch 000 0.921 each),
+// shape IoU 0.915 / 0.853 / 0.920 and 0.898 / 0.891 / 0.898 — seed 2's ellipses on slice 004 all
+// lie one way, and on scratch 000 the area target is 9 % under the nuclei's. No preset sets
+// either until the folder runs are repeated with them (README, "hoc on real images").
 
 /// A hoc provider's mask as a solid star-convex region whose outline has K harmonics
 /// (`mask_star`; not in the paper; Note [Star masks]).
