@@ -52,6 +52,58 @@ import Testing
         #expect(HocGAN(config: config, communicator: LocalCommunicator()).layout.transposedProviders == config.layers)
     }
 
+    @Test func layoutRotateTurnsEachInstanceAboutItsCentreByItsOwnAngle() throws {
+        let s = 32, plane = s * s
+        let layout = TranslationLayout(padding: 0, rotates: true)
+        // A quarter turn moves pixel centres onto pixel centres: out[i][j] = in[j][S − 1 − i]
+        // (cos(π/2) is −4.4e-8 in Float, so the taps are off by at most 32 · 4.4e-8 of a pixel).
+        let x = Tensor.randomNormal([1, 4, s, s], seed: 2, purpose: "instances")
+        let quarter = layout.rotating(x, angles: [Float.pi / 2]).data
+        for c in 0..<4 {
+            for i in 0..<s {
+                for j in 0..<s {
+                    let want = x.data[c * plane + j * s + (s - 1 - i)]
+                    #expect(abs(quarter[c * plane + i * s + j] - want) < 1e-4, "channel \(c) (\(i), \(j))")
+                }
+            }
+        }
+        // An ellipse with a soft edge, σ(5(1 − ρ)) with ρ its normalised radius (semi-axes 12 and
+        // 5 px: the edge is one pixel wide across the short axis), turned by 0.6 rad, is the same
+        // ellipse drawn turned counter-clockwise on screen. Bilinear interpolation of a smooth f
+        // errs by at most (h²/8)(|f_xx| + |f_yy|) with h = 1 px and σ'' ≤ 0.0962 per pixel², so
+        // ≤ 0.024; the canvas (48², half-side twice the long semi-axis) cuts the tail where it
+        // is below σ(−5) = 0.0067, which the turn brings into the corners.
+        let e = 48
+        func ellipse(_ angle: Double) -> [Float] {
+            (0..<e * e).map { p in
+                let x = Double(p % e) + 0.5 - Double(e) / 2, y = Double(p / e) + 0.5 - Double(e) / 2
+                // The point in the ellipse's own frame: turned back by the angle.
+                let xr = x * cos(angle) - y * sin(angle), yr = x * sin(angle) + y * cos(angle)
+                let rho = ((xr / 12) * (xr / 12) + (yr / 5) * (yr / 5)).squareRoot()
+                return Float(1 / (1 + exp(-(1 - rho) * 5)))
+            }
+        }
+        let turned = layout.rotating(Tensor(shape: [1, 1, e, e], values: ellipse(0)), angles: [0.6]).array
+        let worst = zip(turned, ellipse(0.6)).map { abs($0 - $1) }.max()!
+        #expect(worst < 0.024 + 0.0067, "largest difference \(worst)")  // 0.011 in double precision
+        #expect(zip(turned, ellipse(-0.6)).map { abs($0 - $1) }.max()! > 0.5)  // not the clockwise turn
+        // Angles: a pure function of (seed, step, key), spread over [0, 2π).
+        let keys = Array(0..<400)
+        let a = layout.angles(seed: 5, step: 3, keys: keys)
+        #expect(a == layout.angles(seed: 5, step: 3, keys: keys))
+        #expect(a != layout.angles(seed: 5, step: 4, keys: keys))
+        #expect(a.allSatisfy { $0 >= 0 && $0 < 2 * Float.pi })
+        for quadrant in 0..<4 {
+            let inside = a.filter { Int($0 / (Float.pi / 2)) == quadrant }.count
+            #expect(inside > 60, "quadrant \(quadrant): \(inside) of 400 angles")  // binomial mean 100, sd 8.7
+        }
+        // `layout_rotate` reaches HocGAN's layout.
+        var config = try Presets.named("tiny")
+        #expect(!HocGAN(config: config, communicator: LocalCommunicator()).layout.rotates)
+        config.layoutRotate = true
+        #expect(HocGAN(config: config, communicator: LocalCommunicator()).layout.rotates)
+    }
+
     @Test func compositionFollowsEquationFive() {
         // x1 = I1·m1 + x0·(1 − m1), x2 = I2·m2 + x1·(1 − m2), per pixel.
         let x0 = Tensor(shape: [1, 3, 1, 1], values: [0.2, 0.4, 0.6])

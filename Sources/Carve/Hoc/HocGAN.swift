@@ -44,7 +44,8 @@ public final class HocGAN: GANModel {
         information?.initialize(seed: config.seed, path: "Q/")
         segmenter?.initialize(seed: config.seed, path: "S/")
         provider = NoiseInstanceProvider(generator: generator)
-        layout = TranslationLayout(padding: config.padding, transposedProviders: config.layoutTranspose ? config.layers : 0)
+        layout = TranslationLayout(padding: config.padding, transposedProviders: config.layoutTranspose ? config.layers : 0,
+                                   rotates: config.layoutRotate)
         let gq = generator.namedParameters() + (information?.namedParameters(prefix: "Q/") ?? [])
         parallelG = DistributedDataParallel(
             parameters: gq, buffers: generator.namedBuffers() + (information?.namedBuffers() ?? []),

@@ -64,6 +64,10 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// diagonal, x ↔ y) before the layout moves them (not in the paper), so a provider's shapes
     /// appear in both orientations. Measured with `mask_star=2` (README).
     public var layoutTranspose: Bool = false
+    /// hoc: when true, every instance is turned about its canvas centre by its own random angle
+    /// before the layout's translation (`TranslationLayout.rotates`; not in the paper), so the
+    /// discriminator sees each provider's shapes at every angle and none settles on one orientation.
+    public var layoutRotate: Bool = false
     /// Weight of the masks' total variation, mean |∂m/∂x| + |∂m/∂y| (not in the paper; 0 = off).
     /// With the area fixed by L_area it prefers compact, single-blob masks over scattered dots.
     public var maskTV: Double = 0
@@ -161,7 +165,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskStar = "mask_star", layoutTranspose = "layout_transpose", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskStar = "mask_star", layoutTranspose = "layout_transpose", layoutRotate = "layout_rotate", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
