@@ -104,6 +104,32 @@ import Testing
         #expect(HocGAN(config: config, communicator: LocalCommunicator()).layout.rotates)
     }
 
+    @Test func theShapeMeasureSamplesInstancesAsTheLayoutTurnsThem() throws {
+        // Two GANs alike but for `layout_transpose`: evaluation's sample i is provider i mod N's,
+        // so the odd samples of the second are the first's transposed, the even ones the same.
+        var config = try Presets.named("tiny")
+        config.evalSamples = 6
+        let data = try HocDataset(image: SynthHoc.generate(seed: 3, height: 128, width: 128).image,
+                                  options: HocOptions(window: 40, patchSize: 64))
+        let plain = HocEvaluation(gan: HocGAN(config: config, communicator: LocalCommunicator()), data: data, config: config)
+            .sampledInstances()
+        config.layoutTranspose = true
+        let turned = HocEvaluation(gan: HocGAN(config: config, communicator: LocalCommunicator()), data: data, config: config)
+            .sampledInstances()
+        let n = config.layers, s = plain.shape[2], plane = s * s
+        #expect(n >= 2 && plain.shape == turned.shape)
+        for i in 0..<config.evalSamples {
+            for c in 0..<4 {
+                for y in 0..<s {
+                    for x in 0..<s {
+                        let source = (i % n) % 2 == 1 ? x * s + y : y * s + x
+                        #expect(turned.data[(i * 4 + c) * plane + y * s + x] == plain.data[(i * 4 + c) * plane + source])
+                    }
+                }
+            }
+        }
+    }
+
     @Test func compositionFollowsEquationFive() {
         // x1 = I1·m1 + x0·(1 − m1), x2 = I2·m2 + x1·(1 − m2), per pixel.
         let x0 = Tensor(shape: [1, 3, 1, 1], values: [0.2, 0.4, 0.6])

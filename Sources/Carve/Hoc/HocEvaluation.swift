@@ -84,9 +84,13 @@ public struct HocEvaluation {
         }
     }
 
-    /// Samples `config.evalSamples` instances (eval mode, fixed noise), measures their masks and
-    /// draws the panel.
-    public func measure(step: Int) -> EvaluationOutput {
+    /// `config.evalSamples` instances [K, 4, S, S] from fixed noise (eval mode), sample i turned
+    /// as the layout turns provider i mod N's instances (`layout_transpose`, `layout_rotate`):
+    /// the instance the composition shows, up to its place, which the shape measure's centroid
+    /// alignment leaves out anyway. With the layout's turns on, a provider's own orientation is
+    /// never seen by the discriminator, so measuring its masks unturned would score an
+    /// orientation that no composite has.
+    func sampledInstances() -> Tensor {
         let k = config.evalSamples, d = config.zDim
         let z = Tensor(shape: [k, d]) { out in
             var rng = CounterRNG(seed: config.seed, purpose: "eval-z")
@@ -94,7 +98,16 @@ public struct HocEvaluation {
         }
         gan.generator.train(false)
         defer { gan.generator.train(true) }
-        let instances = Autodiff.withoutRecording { gan.generator(z) }
+        return Autodiff.withoutRecording {
+            gan.layout.turning(gan.generator(z), seed: config.seed, step: 0, keys: Array(0..<k))
+        }
+    }
+
+    /// Samples `config.evalSamples` instances (`sampledInstances`), measures their masks and
+    /// draws the panel.
+    public func measure(step: Int) -> EvaluationOutput {
+        let k = config.evalSamples
+        let instances = sampledInstances()
         let m = Self.maskMetrics(instances: instances, objectArea: objectArea)
         let shape = reference.objects.map { Self.shapeIoU(instances: instances, objects: $0) }
         let isObject = plate.map { Self.objects(instances: instances, plate: $0) }

@@ -53,10 +53,17 @@ public struct TranslationLayout: Layout {
 
     public func callAsFunction(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor {
         precondition(instances.shape[0] == keys.count, "TranslationLayout: \(instances.shape) with \(keys.count) keys")
-        var turned = transposingOddProviders(instances, keys: keys)
-        if rotates { turned = rotating(turned, angles: angles(seed: seed, step: step, keys: keys)) }
+        let turned = turning(instances, seed: seed, step: step, keys: keys)
         guard padding > 0 else { return turned }
         return translate(turned, padding: padding, offsets: offsets(seed: seed, step: step, keys: keys))
+    }
+
+    /// The layout's turns without its translation: odd providers' instances transposed, then
+    /// each instance rotated by its angle (`rotates`) — the instances as the composition shows
+    /// them, up to where they are (what `HocEvaluation`'s shape measure samples).
+    public func turning(_ instances: Tensor, seed: UInt64, step: Int, keys: [Int]) -> Tensor {
+        let turned = transposingOddProviders(instances, keys: keys)
+        return rotates ? rotating(turned, angles: angles(seed: seed, step: step, keys: keys)) : turned
     }
 
     /// `instances` with those of odd providers transposed, one slice per run of neighbours alike.
