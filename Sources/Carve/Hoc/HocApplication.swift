@@ -120,7 +120,8 @@ public struct HocApplication: Application {
     ///
     /// Files: `instance-NNNN.png`, `mask-NNNN.png`, `carved-NNNN.png` (instance × mask) for each of
     /// the `count` samples and `composite-NNNN.png` for the first min(count, 8); the noise is a
-    /// function of the run's seed and `step`. Returns the number of files written.
+    /// function of the run's seed and `step`; each instance is turned as the layout turns its
+    /// provider's (`HocEvaluation.sampledInstances`). Returns the number of files written.
     static func sample(_ gan: HocGAN, step: Int, count: Int, out: URL) throws -> Int {
         try RunFolder.createFolder(out)
         gan.generator.train(false)
@@ -129,7 +130,10 @@ public struct HocApplication: Application {
             var rng = CounterRNG(seed: gan.config.seed, purpose: "sample-z", step: step)
             rng.fillNormal(buffer)
         }
-        let instances = Autodiff.withoutRecording { gan.generator(z) }
+        // Sample i turned as the layout turns provider i mod N's (as evaluation samples them).
+        let instances = Autodiff.withoutRecording {
+            gan.layout.turning(gan.generator(z), seed: gan.config.seed, step: step, keys: Array(0..<count))
+        }
         let s = gan.config.imageSize, hw = s * s
         var written = 0
         for i in 0..<count {
