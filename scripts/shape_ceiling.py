@@ -16,17 +16,18 @@ border left out. This script scores, with the same rule (re-implemented in numpy
 e.g. scripts/shape_ceiling.py 95 ../shared/data/masks/nuclei_cells3d_napari/004_instances.png --aligned
 (the window is the run's `window` in config.json). Development data; needs numpy, scipy, pillow.
 """
-import sys
+import argparse
 import numpy as np
 from PIL import Image
 from scipy.ndimage import map_coordinates
 
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
-aligned = "--aligned" in sys.argv
-queries = int(sys.argv[sys.argv.index("--queries") + 1]) if "--queries" in sys.argv else 200
-if "--queries" in sys.argv:
-    args.remove(str(queries))
-window, maps = float(args[0]), args[1:]
+parser = argparse.ArgumentParser(description="What the hoc shape measure gives the real objects' own shapes.")
+parser.add_argument("window", type=float, help="the run's window in source pixels (config.json)")
+parser.add_argument("maps", nargs="+", help="16-bit instance maps")
+parser.add_argument("--aligned", action="store_true", help="also with the orientation aligned")
+parser.add_argument("--queries", type=int, default=200, help="objects scored (a random subset)")
+options = parser.parse_args()
+window, maps, aligned, queries = options.window, options.maps, options.aligned, options.queries
 scale = 64.0 / window
 S = 192  # canvas in patch pixels, larger than any object
 

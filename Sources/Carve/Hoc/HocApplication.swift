@@ -121,19 +121,16 @@ public struct HocApplication: Application {
     /// Files: `instance-NNNN.png`, `mask-NNNN.png`, `carved-NNNN.png` (instance × mask) for each of
     /// the `count` samples and `composite-NNNN.png` for the first min(count, 8); the noise is a
     /// function of the run's seed and `step`; each instance is turned as the layout turns its
-    /// provider's (`HocEvaluation.sampledInstances`). Returns the number of files written.
+    /// provider's (`HocGAN.sampledInstances`). Returns the number of files written.
     static func sample(_ gan: HocGAN, step: Int, count: Int, out: URL) throws -> Int {
         try RunFolder.createFolder(out)
-        gan.generator.train(false)
         let d = gan.config.zDim
         let z = Tensor(shape: [count, d]) { buffer in
             var rng = CounterRNG(seed: gan.config.seed, purpose: "sample-z", step: step)
             rng.fillNormal(buffer)
         }
-        // Sample i turned as the layout turns provider i mod N's (as evaluation samples them).
-        let instances = Autodiff.withoutRecording {
-            gan.layout.turning(gan.generator(z), seed: gan.config.seed, step: step, keys: Array(0..<count))
-        }
+        let instances = gan.sampledInstances(z: z, step: step)
+        gan.generator.train(false)  // the composites below, too, in eval mode
         let s = gan.config.imageSize, hw = s * s
         var written = 0
         for i in 0..<count {

@@ -84,23 +84,14 @@ public struct HocEvaluation {
         }
     }
 
-    /// `config.evalSamples` instances [K, 4, S, S] from fixed noise (eval mode), sample i turned
-    /// as the layout turns provider i mod N's instances (`layout_transpose`, `layout_rotate`):
-    /// the instance the composition shows, up to its place, which the shape measure's centroid
-    /// alignment leaves out anyway. With the layout's turns on, a provider's own orientation is
-    /// never seen by the discriminator, so measuring its masks unturned would score an
-    /// orientation that no composite has.
+    /// `config.evalSamples` instances from fixed noise, as the composition shows them
+    /// (`HocGAN.sampledInstances`).
     func sampledInstances() -> Tensor {
-        let k = config.evalSamples, d = config.zDim
-        let z = Tensor(shape: [k, d]) { out in
+        let z = Tensor(shape: [config.evalSamples, config.zDim]) { out in
             var rng = CounterRNG(seed: config.seed, purpose: "eval-z")
             rng.fillNormal(out)
         }
-        gan.generator.train(false)
-        defer { gan.generator.train(true) }
-        return Autodiff.withoutRecording {
-            gan.layout.turning(gan.generator(z), seed: config.seed, step: 0, keys: Array(0..<k))
-        }
+        return gan.sampledInstances(z: z, step: 0)
     }
 
     /// Samples `config.evalSamples` instances (`sampledInstances`), measures their masks and

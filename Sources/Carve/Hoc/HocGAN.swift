@@ -110,6 +110,19 @@ public final class HocGAN: GANModel {
         public var composite: Tensor
     }
 
+    /// Instances [K, 4, S, S] for noise z [K, zDim] in eval mode, sample i turned as the layout
+    /// turns provider i mod N's instances (`layout_transpose`, `layout_rotate`) at `step`: the
+    /// instance the composition shows, up to its place. With the layout's turns on, a provider's
+    /// own orientation is never seen by the discriminator, so evaluation (the shape measure) and
+    /// `carve sample` take the instances so.
+    public func sampledInstances(z: Tensor, step: Int) -> Tensor {
+        generator.train(false)
+        defer { generator.train(true) }
+        return Autodiff.withoutRecording {
+            layout.turning(generator(z), seed: config.seed, step: step, keys: Array(0..<z.shape[0]))
+        }
+    }
+
     /// Runs providers, layout and composition for `samples` over `background` at `step`.
     public func generate(background: Tensor, samples: [Int], step: Int) -> Generated {
         let b = samples.count, n = config.layers
