@@ -58,7 +58,7 @@ import Testing
         // A quarter turn moves pixel centres onto pixel centres: out[i][j] = in[j][S − 1 − i]
         // (cos(π/2) is −4.4e-8 in Float, so the taps are off by at most 32 · 4.4e-8 of a pixel).
         let x = Tensor.randomNormal([1, 4, s, s], seed: 2, purpose: "instances")
-        let quarter = layout.rotating(x, angles: [Float.pi / 2]).data
+        let quarter = layout.rotating(x, angles: [Float.pi / 2]).array  // a copy: `.data` of a temporary dangles
         for c in 0..<4 {
             for i in 0..<s {
                 for j in 0..<s {
