@@ -75,7 +75,10 @@ public final class Tensor {
         precondition(count == 1, "item: tensor of shape \(shape) has \(count) values")
         return storage.pointer[0]
     }
-    /// Pointer to the values.
+    /// Pointer to the values, valid only while this tensor lives: Swift may release a tensor right
+    /// after its last use, and its block then goes back to `StoragePool` for the next allocation
+    /// (on any thread). Hold the tensor (or use `array`) when the pointer outlives the expression:
+    /// `f(x).data` of a temporary dangles.
     @inlinable public var data: UnsafeMutablePointer<Float> { storage.pointer }
 
     /// The gradient as a tensor of the same shape, or nil before any was accumulated.
