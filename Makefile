@@ -24,8 +24,8 @@ demo: build
 
 test: setup
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
-	CARVE_BIN=$(abspath $(TEST_SCRATCH))/release/carve $(SWIFT) test $(TEST_FLAGS) --skip-build
-	@bash launch/test-mpi.sh $(TEST_SCRATCH)/release
+	CARVE_POISON_RELEASED=1 CARVE_BIN=$(abspath $(TEST_SCRATCH))/release/carve $(SWIFT) test $(TEST_FLAGS) --skip-build
+	@CARVE_POISON_RELEASED=1 bash launch/test-mpi.sh $(TEST_SCRATCH)/release
 
 # The numeric suites under every OpenBLAS kernel family this CPU runs, and from an x86-64 baseline
 # build (launch/test-kernels.sh); after `make test`, whose build it reuses.

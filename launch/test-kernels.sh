@@ -30,7 +30,7 @@ run_suites() {  # run_suites SCRATCH LABEL [ENV...]
     local dir=$1 label=$2; shift 2
     local log; log=$(mktemp)
     local start=$SECONDS
-    if env "$@" CARVE_BIN="$PWD/$dir/release/carve" "$swift" test -c release --scratch-path "$dir" --skip-build \
+    if env "$@" CARVE_POISON_RELEASED=1 CARVE_BIN="$PWD/$dir/release/carve" "$swift" test -c release --scratch-path "$dir" --skip-build \
         --filter "$suites" >"$log" 2>&1; then
         echo "  PASS: $label: $(grep -E 'Test run with [0-9]+ tests' "$log" | tail -1 | sed 's/^[^T]*//') ($((SECONDS - start)) s)"
     else

@@ -63,6 +63,17 @@ public final class StoragePool: @unchecked Sendable {
     private let lock = NSLock()
     /// The most memory the pool keeps for reuse (beyond that, blocks go back to the system).
     public var limitBytes = 8 << 30
+    /// Whether released blocks are filled with NaN before reuse (`CARVE_POISON_RELEASED=1`, which
+    /// `make test` sets): a read through the pointer of a tensor that is gone (`Tensor.data`), or
+    /// of memory taken with `Storage(count:)` and never written, then gives NaN at once, instead of
+    /// whatever the block's next owner wrote — which only shows when another thread allocates in
+    /// between (a test that failed on one CI machine and passed on others).
+    public let poisonsReleased: Bool
+
+    /// A pool (the process has one, `shared`); `poisonsReleased` defaults to the environment's.
+    public init(poisonsReleased: Bool = ProcessInfo.processInfo.environment["CARVE_POISON_RELEASED"] == "1") {
+        self.poisonsReleased = poisonsReleased
+    }
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
@@ -80,6 +91,7 @@ public final class StoragePool: @unchecked Sendable {
 
     func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         let n = max(count, 1)
+        if poisonsReleased { p.update(repeating: .nan, count: n) }
         lock.lock()
         if keptBytes + n * 4 <= limitBytes {
             free[n, default: []].append(p)
