@@ -38,6 +38,11 @@
 //   another timeout + grace (that rank's report, which ends the job, is due before then), and
 //   reports itself only if the job is still alive after that. When the network splits, notices
 //   cannot cross either, so each side reports the other (launch/test-two-hosts.sh).
+// - Only time this rank ran counts. A gap between two polls of more than `stoppedGap` (1 s, where
+//   the sleeps are ≤ 10 ms) means this process itself was not running: stopped (SIGSTOP, a
+//   debugger) or starved. It is not counted as waiting for the others: a stopped rank that Open MPI
+//   continues (SIGCONT, then SIGTERM) while it ends the job would otherwise find itself past the
+//   timeout at its first poll and print a second line blaming ranks that did arrive.
 // A rank counted as missing can be one that left the collective early (a broadcast's root) and is
 // computing, not yet waiting in the next collective; the timeout must exceed the longest work one
 // rank does while the others wait (rank 0's evaluation and checkpoints).
@@ -120,6 +125,8 @@ public struct CollectiveWatchdog: Sendable {
     static let spin = 200e-6
     /// The first sleep, its growth per poll, and its cap in the first second and after.
     static let firstSleep = 20e-6, growth = 1.5, shortCap = 1e-3, longCap = 10e-3
+    /// A gap between polls longer than this is time this rank did not run (Note [Collective watchdog]).
+    public static let stoppedGap = 1.0
 
     /// The timeout of collective number `collective` (the first one's is longer); 0 = none.
     public static func timeout(_ configured: Double, collective: Int) -> Double {
@@ -148,11 +155,15 @@ public struct CollectiveWatchdog: Sendable {
     private var announced = false
     private var deferred = false
     private var sleep = 0.0
+    /// The clock reading (seconds) of the last poll, and the seconds waited up to it.
+    private var lastPoll: Double, waitedSoFar = 0.0
 
     /// - Parameters:
     ///   - collective: this collective's number (0, 1, 2, … on every rank alike).
     ///   - timeout: seconds before the job ends (0: wait forever, never announce).
-    public init(collective: Int, timeout: Double, rank: Int, worldSize: Int) {
+    ///   - startedAt: the clock reading (seconds) when the collective started, for `waited(at:)`.
+    public init(collective: Int, timeout: Double, rank: Int, worldSize: Int, startedAt: Double = 0) {
+        lastPoll = startedAt
         precondition(timeout >= 0, "CollectiveWatchdog: timeout \(timeout) is negative")
         self.collective = collective
         self.timeout = timeout
@@ -161,6 +172,15 @@ public struct CollectiveWatchdog: Sendable {
         announceAfter = timeout > 0 ? min(1, timeout / 4) : .infinity
         grace = announceAfter + 0.5
         decideAt = timeout > 0 ? timeout + grace : .infinity
+    }
+
+    /// The seconds waited in this collective at clock reading `now` (seconds, monotonic): the
+    /// time since it started, less every gap between polls of more than `stoppedGap`.
+    public mutating func waited(at now: Double) -> Double {
+        let gap = now - lastPoll
+        lastPoll = now
+        if gap <= Self.stoppedGap { waitedSoFar += max(gap, 0) }
+        return waitedSoFar
     }
 
     /// The next action after an unfinished poll, `waited` seconds into the collective, given the

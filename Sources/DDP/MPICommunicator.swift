@@ -128,8 +128,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         collectivesStarted += 1
         let timeout = CollectiveWatchdog.timeout(collectiveTimeout, collective: number)
         guard timeout > 0 else { return try Self.check(blocking(), operation) }
-        let began = DispatchTime.now().uptimeNanoseconds
-        var watch = CollectiveWatchdog(collective: number, timeout: timeout, rank: rank, worldSize: worldSize)
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        var watch = CollectiveWatchdog(collective: number, timeout: timeout, rank: rank, worldSize: worldSize, startedAt: clock())
         var offset = 0
         repeat {
             let n = pieces ? min(count - offset, Int(Int32.max)) : count
@@ -140,7 +140,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                 try Self.check(carve_mpi_test(request, &done), operation)
                 if done != 0 { break }
                 try receiveNotices()
-                let waited = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                let waited = watch.waited(at: clock())
                 switch watch.next(waited: waited, arrivals: arrivals) {
                 case .poll(let seconds):
                     if seconds > 0 { Self.sleep(seconds) }

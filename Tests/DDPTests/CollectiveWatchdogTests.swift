@@ -79,6 +79,34 @@ import Testing
         #expect(try #require(trace.report).missing == [])
     }
 
+    @Test func timeThisRankWasStoppedIsNotCountedAsWaiting() {
+        // Polls 10 ms apart from clock reading 100 s, then a 30 s gap (SIGSTOP, SIGCONT), then
+        // polls again: the gap is not waiting, so a rank with a 5 s timeout resumed after 30 s
+        // polls on instead of reporting the others (Note [Collective watchdog]).
+        var watch = CollectiveWatchdog(collective: 4, timeout: 5, rank: 0, worldSize: 2, startedAt: 100)
+        var now = 100.0
+        for _ in 0..<100 { now += 0.01; _ = watch.waited(at: now) }
+        #expect(abs(watch.waited(at: now) - 1) < 1e-9)
+        now += 30
+        let resumed = watch.waited(at: now)
+        #expect(abs(resumed - 1) < 1e-9)
+        var w = watch
+        #expect(w.next(waited: resumed, arrivals: [4, 4]) != .report(missing: []))
+        // A gap of up to `stoppedGap` is waiting (a loaded machine's late poll), and the clock
+        // running on counts again: the rank reports once it has *waited* past timeout + grace.
+        now += CollectiveWatchdog.stoppedGap
+        #expect(abs(watch.waited(at: now) - 1 - CollectiveWatchdog.stoppedGap) < 1e-9)
+        var last = watch.waited(at: now), action = CollectiveWatchdog.Action.poll(sleep: 0)
+        while last <= watch.timeout + watch.grace + 0.1 {
+            now += 0.01
+            last = watch.waited(at: now)
+            action = watch.next(waited: last, arrivals: [4, 3])
+            if case .report = action { break }
+        }
+        #expect(action == .report(missing: [1]))
+        #expect(last >= watch.timeout + watch.grace && now - 100 >= 30 + watch.timeout + watch.grace)
+    }
+
     @Test func aTimeoutOfZeroNeverAnnouncesOrReports() {
         let trace = Self.simulate(CollectiveWatchdog(collective: 1, timeout: 0, rank: 0, worldSize: 2), arrivals: [-1, -1],
                                   limit: 100)
