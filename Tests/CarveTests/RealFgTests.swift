@@ -206,6 +206,36 @@ import Testing
         #expect(FgEvaluation.inscribedEllipse(size: 4) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0])
     }
 
+    /// `box_margin`: the box is the crop's centre, (1 + 2m)⁻¹ of its side; the teacher's and the
+    /// student's masks are zero outside it and the UNet's own maps inside; the baselines fill it.
+    @Test func withABoxMarginTheMasksStayInTheCentralBox() throws {
+        // 12 px, m = 0.25: pixel centres (j + 0.5)/12 in [1/6, 5/6] are j = 2 … 9.
+        let w = FgGAN.boxWindow(size: 12, margin: 0.25).array
+        for i in 0..<12 {
+            for j in 0..<12 { #expect(w[i * 12 + j] == ((2...9).contains(i) && (2...9).contains(j) ? 1 : 0)) }
+        }
+        var config = try Presets.named("tiny-fg").applying(["box_margin=0.25"])
+        let gan = FgGAN(config: config, communicator: LocalCommunicator())
+        let s = config.imageSize, images = Tensor.randomNormal([2, 3, s, s], seed: 3, purpose: "x")
+        let window = FgGAN.boxWindow(size: s, margin: 0.25).array
+        #expect(window.filter { $0 == 1 }.count == 42 * 42)  // centres j + 0.5 in [64/6, 64·5/6]: j = 11 … 52
+        for network in [gan.teacher, gan.student] {
+            let masks = FgGAN.masks(of: network, images: images).array
+            network.window = nil
+            let unwindowed = FgGAN.masks(of: network, images: images).array
+            network.window = FgGAN.boxWindow(size: s, margin: 0.25)
+            for (k, m) in masks.enumerated() { #expect(m == (window[k % (s * s)] == 1 ? unwindowed[k] : 0)) }
+            #expect(unwindowed.allSatisfy { $0 > 0 })  // the window did the zeroing, not the network
+        }
+        // The ellipse baseline is inscribed in the box, inside the window.
+        let ellipse = FgEvaluation.inscribedEllipse(size: s, margin: 0.25)
+        #expect(zip(ellipse, window).allSatisfy { $0 <= $1 })
+        #expect(abs(Double(ellipse.filter { $0 == 1 }.count) / (Double.pi * (32 / 1.5) * (32 / 1.5)) - 1) < 0.05)
+        config.boxMargin = 0
+        #expect(FgGAN(config: config, communicator: LocalCommunicator()).teacher.window == nil)
+        #expect(throws: ConfigurationError.self) { _ = try Presets.named("tiny-fg").applying(["box_margin=-0.1"]) }
+    }
+
     static func train(_ run: URL, steps: Int, resume: Bool = false) throws -> RunSummary {
         var config = try Presets.named("tiny-fg")
         config = try config.applying(["upsample=resize", "augment=0.3", "augment_target=0.6", "area_penalty=one-sided",

@@ -178,7 +178,10 @@ public struct FgEvaluation {
         var precisionSums = [0.0, 0.0], recallSums = [0.0, 0.0], areaSums = [0.0, 0.0]
         var baselineSums = [0.0, 0.0]  // box, ellipse
         var rawSums = [0.0, 0.0]  // the networks' own masks before `refine`: teacher, student
-        let box = [Float](repeating: 1, count: hw), ellipse = Self.inscribedEllipse(size: s)
+        // The box: the whole crop, or with `box_margin` the central box (Note [Box in its surroundings]).
+        let window = gan.config.boxMargin > 0 ? FgGAN.boxWindow(size: s, margin: gan.config.boxMargin).array : nil
+        let box = window ?? [Float](repeating: 1, count: hw)
+        let ellipse = Self.inscribedEllipse(size: s, margin: gan.config.boxMargin)
         var panel = Panel()
         var panelRows: [[Tensor]] = [[], [], [], [], []]  // inputs, teacher, student, truth, overlay
         let chunk = 16
@@ -299,13 +302,14 @@ public struct FgEvaluation {
 
     // MARK: - Helpers
 
-    /// The ellipse inscribed in an S × S crop as a 0/1 mask: pixel centres within it are 1.
-    static func inscribedEllipse(size s: Int) -> [Float] {
-        let r = Float(s) / 2
+    /// The ellipse inscribed in the box of an S × S crop (the whole crop, or its central box when
+    /// it was cut with `margin`) as a 0/1 mask: pixel centres within it are 1.
+    static func inscribedEllipse(size s: Int, margin: Double = 0) -> [Float] {
+        let c = Float(s) / 2, r = c / Float(1 + 2 * margin)
         var out = [Float](repeating: 0, count: s * s)
         for i in 0..<s {
             for j in 0..<s {
-                let y = (Float(i) + 0.5 - r) / r, x = (Float(j) + 0.5 - r) / r
+                let y = (Float(i) + 0.5 - c) / r, x = (Float(j) + 0.5 - c) / r
                 if x * x + y * y <= 1 { out[i * s + j] = 1 }
             }
         }

@@ -84,8 +84,13 @@ public final class UNet: Module {
             h = decoderNorms[i](decoders[i](h)).leakyRelu(0.2)
             h = Tensor.concat([h, skips[4 - i]], axis: 1)
         }
-        return output(h).sigmoid()
+        let maps = output(h).sigmoid()
+        return window.map { maps * $0 } ?? maps
     }
+
+    /// Where the maps may be non-zero, [1, 1, S, S] of 0/1 (nil: everywhere): fg's box inside a
+    /// crop cut with a margin (`box_margin`, Note [Box in its surroundings]).
+    public var window: Tensor?
 }
 
 /// How a decoder doubles its resolution (configuration key `upsample`).

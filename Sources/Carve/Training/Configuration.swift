@@ -111,6 +111,10 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// fg: weight of the box-tightness prior (`GANLoss.boxTightness`, not in the paper; 0 = off):
     /// every row and column through the middle of a tight box crop crosses the object.
     public var boxPrior: Double = 0
+    /// fg: the margin the crops were cut with (`carve data boxes --margin`), as a fraction of the
+    /// box's side on every side; the masks are then zero outside the central box and D sees the
+    /// box in its own surroundings (Note [Box in its surroundings]). 0: tight crops.
+    public var boxMargin: Double = 0
     /// The form of L_area: "two-sided" (eq. 7, (area − a)², pins every mask at a) or
     /// "one-sided" (max(0, area − a)², only masks larger than a pay: objects that fill 20 % or
     /// 80 % of their crop need no per-dataset a).
@@ -167,7 +171,7 @@ public struct Configuration: Codable, Equatable, Sendable {
         case layers, zDim = "z_dim", gChannels = "g_channels", dChannels = "d_channels", qChannels = "q_channels"
         case unetChannels = "unet_channels", padding, upsample
         case lambdaArea = "lambda_area", areaTarget = "area_target", beta, binarize
-        case maskEnvelope = "mask_envelope", maskStar = "mask_star", layoutTranspose = "layout_transpose", layoutRotate = "layout_rotate", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", areaPenalty = "area_penalty"
+        case maskEnvelope = "mask_envelope", maskStar = "mask_star", layoutTranspose = "layout_transpose", layoutRotate = "layout_rotate", maskTV = "mask_tv", maskTvNorm = "mask_tv_norm", maskTvContrast = "mask_tv_contrast", refine, maskCentre = "mask_centre", autoScale = "auto_scale", objectWindows = "object_windows", boxPrior = "box_prior", boxMargin = "box_margin", areaPenalty = "area_penalty"
         case augment, augmentTarget = "augment_target", distillTarget = "distill_target", augmentPolicy = "augment_policy"
         case distillInputs = "distill_inputs", distillBlur = "distill_blur"
         case lrD = "lr_d", lrG = "lr_g", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -318,6 +322,7 @@ extension Configuration {
         try need(["none", "colour"].contains(refine), "refine must be none or colour, not \(refine)")
         try need(maskCentre >= 0, "mask_centre must not be negative")
         try need(boxPrior >= 0, "box_prior must not be negative")
+        try need(boxMargin >= 0 && boxMargin <= 2, "box_margin must be in [0, 2]")
         try need(["deconv", "resize"].contains(upsample), "upsample must be deconv or resize, not \(upsample)")
         try need(["two-sided", "one-sided"].contains(areaPenalty), "area_penalty must be two-sided or one-sided, not \(areaPenalty)")
         try need(["soft", "hard"].contains(distillTarget), "distill_target must be soft or hard, not \(distillTarget)")
