@@ -179,8 +179,7 @@ public struct FgEvaluation {
         var baselineSums = [0.0, 0.0]  // box, ellipse
         var rawSums = [0.0, 0.0]  // the networks' own masks before `refine`: teacher, student
         // The box: the whole crop, or with `box_margin` the central box (Note [Box in its surroundings]).
-        let window = gan.config.boxMargin > 0 ? FgGAN.boxWindow(size: s, margin: gan.config.boxMargin).array : nil
-        let box = window ?? [Float](repeating: 1, count: hw)
+        let box = gan.teacher.window?.array ?? [Float](repeating: 1, count: hw)
         let ellipse = Self.inscribedEllipse(size: s, margin: gan.config.boxMargin)
         var panel = Panel()
         var panelRows: [[Tensor]] = [[], [], [], [], []]  // inputs, teacher, student, truth, overlay
