@@ -9,8 +9,10 @@ import Foundation
 /// `NAME_mask.png` beside it; a name ending in `_image` pairs with the same stem
 /// (`000_image.png` + `000_instances.png`). Every instance whose box lies inside the image
 /// (touching no border, at least `minSide` pixels on each side) becomes `OUT/NNNN.png`: the
-/// box widened by `margin` × its side on every side (clipped to the image), and
-/// `OUT/masks/NNNN.png`, 255 on that instance only. `OUT/backgrounds/` gets up to
+/// box widened by `margin` × its side on every side (where that ring leaves the image, the
+/// image's edge pixels repeated, so the box is always the crop's centre), and
+/// `OUT/masks/NNNN.png`, 255 on that instance only; `OUT/crops.json` records the margin
+/// (`{"box_margin": m}`), which `carve train` takes as the run's `box_margin`. `OUT/backgrounds/` gets up to
 /// `backgroundsPerImage` square patches per image of the median crop side (¾ or ½ of it when
 /// objects are too dense for that) that no labelled pixel comes within 2 pixels of (the
 /// background provider's pool, from the same images).
@@ -105,18 +107,21 @@ public enum BoxCrops {
                 let w = b.x1 - b.x0 + 1, h = b.y1 - b.y0 + 1
                 let inside = source.isMask || (b.x0 > 0 && b.y0 > 0 && b.x1 < image.width - 1 && b.y1 < image.height - 1)
                 guard inside && w >= minSide && h >= minSide else { skipped += 1; continue }
+                // The ring may leave the image: its pixels there repeat the image's edge (the
+                // mask's are background), so the box is always the crop's centre.
                 let mx = Int((margin * Double(w)).rounded()), my = Int((margin * Double(h)).rounded())
-                let x0 = max(b.x0 - mx, 0), y0 = max(b.y0 - my, 0)
-                let x1 = min(b.x1 + mx, image.width - 1), y1 = min(b.y1 + my, image.height - 1)
-                let cw = x1 - x0 + 1, ch = y1 - y0 + 1
+                let x0 = b.x0 - mx, y0 = b.y0 - my
+                let cw = w + 2 * mx, ch = h + 2 * my
                 var mask = Image(channels: 1, height: ch, width: cw)
                 for y in 0..<ch {
                     for x in 0..<cw {
-                        let v = labels.labels[(y0 + y) * labels.width + x0 + x]
+                        let sx = x0 + x, sy = y0 + y
+                        guard sx >= 0 && sy >= 0 && sx < image.width && sy < image.height else { continue }
+                        let v = labels.labels[sy * labels.width + sx]
                         mask.pixels[y * cw + x] = (source.isMask ? v >= 128 : v == id) ? 1 : 0
                     }
                 }
-                crops.append(Crop(image: image.cropped(x: x0, y: y0, width: cw, height: ch), mask: mask))
+                crops.append(Crop(image: image.croppedRepeatingEdges(x: x0, y: y0, width: cw, height: ch), mask: mask))
             }
             occupied.append((image, dilated(labels, isMask: source.isMask, by: 2)))
         }
@@ -131,6 +136,7 @@ public enum BoxCrops {
                 throw ImageError.cannotOpen(path: dir, reason: "cannot create the folder")
             }
         }
+        try record(margin: margin, in: out)
         for (k, crop) in crops.enumerated() {
             let name = String(format: "%04d.png", k)
             try crop.image.write(path: (out as NSString).appendingPathComponent(name))
@@ -145,6 +151,30 @@ public enum BoxCrops {
             written += try writeBackgrounds(occupied, side: side, perImage: backgroundsPerImage, to: pool)
         }
         return Summary(images: sources.count, crops: crops.count, backgrounds: written, skipped: skipped)
+    }
+
+    /// The file beside the crops that records how they were cut.
+    public static let recordName = "crops.json"
+
+    /// The `margin` the crops of `folder` were cut with (its `crops.json`), or nil when the
+    /// folder has no record (crops made some other way).
+    /// - Throws: `DatasetError.badOption` naming the record when it is unreadable or out of range.
+    public static func margin(ofCropsIn folder: String) throws -> Double? {
+        let path = (folder as NSString).appendingPathComponent(recordName)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let margin = (object["box_margin"] as? NSNumber)?.doubleValue, margin.isFinite, margin >= 0, margin <= 2 else {
+            throw DatasetError.badOption(name: path, reason: "must be a JSON object with \"box_margin\" in [0, 2]")
+        }
+        return margin
+    }
+
+    static func record(margin: Double, in out: String) throws {
+        let path = (out as NSString).appendingPathComponent(recordName)
+        guard FileManager.default.createFile(atPath: path, contents: Data("{\"box_margin\": \(margin)}\n".utf8)) else {
+            throw ImageError.cannotOpen(path: path, reason: "cannot write the file")
+        }
     }
 
     /// Writes up to `perImage` free square patches of `side` from each image; returns how many.

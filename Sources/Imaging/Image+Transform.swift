@@ -148,6 +148,23 @@ extension Image {
         return out
     }
 
+    /// The `cw` × `ch` window at (`x`, `y`), which may reach outside the image: pixels there
+    /// repeat the nearest edge pixel (a box crop's ring at the image's border).
+    public func croppedRepeatingEdges(x: Int, y: Int, width cw: Int, height ch: Int) -> Image {
+        precondition(cw >= 1 && ch >= 1 && width >= 1 && height >= 1, "Image.croppedRepeatingEdges: an empty window or image")
+        var out = Image(channels: channels, height: ch, width: cw)
+        for c in 0..<channels {
+            for r in 0..<ch {
+                let sy = Swift.min(Swift.max(y + r, 0), height - 1)
+                for q in 0..<cw {
+                    let sx = Swift.min(Swift.max(x + q, 0), width - 1)
+                    out.pixels[(c * ch + r) * cw + q] = pixels[(c * height + sy) * width + sx]
+                }
+            }
+        }
+        return out
+    }
+
     /// The mirror image left ↔ right.
     public func flippedHorizontally() -> Image {
         var out = self

@@ -236,6 +236,22 @@ import Testing
         #expect(throws: ConfigurationError.self) { _ = try Presets.named("tiny-fg").applying(["box_margin=-0.1"]) }
     }
 
+    /// Crops cut with a ring (`carve data boxes --margin`) give a new run their margin; another
+    /// margin is refused, crops without a record keep the configuration's.
+    @Test func aRunTakesItsBoxMarginFromTheCropsRecord() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("carve-margin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try Presets.named("tiny-fg")
+        #expect(try FgApplication.prepare(config, dataPath: folder.path).boxMargin == 0)
+        try Data("{\"box_margin\": 0.1}".utf8).write(to: folder.appendingPathComponent(BoxCrops.recordName))
+        #expect(try FgApplication.prepare(config, dataPath: folder.path).boxMargin == 0.1)
+        #expect(try FgApplication.prepare(config.applying(["box_margin=0.1"]), dataPath: folder.path).boxMargin == 0.1)
+        #expect(throws: ConfigurationError.self) {
+            _ = try FgApplication.prepare(config.applying(["box_margin=0.25"]), dataPath: folder.path)
+        }
+    }
+
     static func train(_ run: URL, steps: Int, resume: Bool = false) throws -> RunSummary {
         var config = try Presets.named("tiny-fg")
         config = try config.applying(["upsample=resize", "augment=0.3", "augment_target=0.6", "area_penalty=one-sided",

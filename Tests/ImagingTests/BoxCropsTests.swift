@@ -43,6 +43,29 @@ struct BoxCropsTests {
         #expect(data.count == 1 && data.hasMasks)
     }
 
+    /// A ring that leaves the image repeats the image's edge, so the box stays the crop's
+    /// centre; the margin is recorded beside the crops for `carve train`.
+    @Test func aRingPastTheImageEdgeKeepsTheBoxCentredAndTheMarginIsRecorded() throws {
+        let source = try Self.folder(), out = source + "-fg"
+        defer { try? FileManager.default.removeItem(atPath: source); try? FileManager.default.removeItem(atPath: out) }
+        // Object 1 (x 20…29, y 5…12) at margin 0.8: 8 columns and 6 rows on every side; the
+        // top row of the ring, y = −1, lies above the image.
+        _ = try BoxCrops.write(from: source, to: out, margin: 0.8, minSide: 4, backgroundsPerImage: 1)
+        let crop = try Image.read(path: out + "/0000.png"), mask = try Image.read(path: out + "/masks/0000.png")
+        #expect(crop.width == 26 && crop.height == 20 && mask.width == 26 && mask.height == 20)
+        for y in 0..<20 {
+            for x in 0..<26 {
+                let inBox = (6...13).contains(y) && (8...17).contains(x)
+                #expect((mask[0, y, x] > 0.5) == inBox)
+                #expect(abs(crop[0, y, x] - (inBox ? 0.9 : 0.1)) < 0.01)  // row 0 repeats the image's row 0
+            }
+        }
+        #expect(try BoxCrops.margin(ofCropsIn: out) == 0.8)
+        #expect(try BoxCrops.margin(ofCropsIn: source) == nil)
+        try Data("{\"box_margin\": \"wide\"}".utf8).write(to: URL(fileURLWithPath: out + "/" + BoxCrops.recordName))
+        #expect(throws: DatasetError.self) { _ = try BoxCrops.margin(ofCropsIn: out) }
+    }
+
     @Test func aFolderWithoutLabelsIsOneClearError() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-boxes-empty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

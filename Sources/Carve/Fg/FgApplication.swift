@@ -37,6 +37,20 @@ public struct FgApplication: Application {
         evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
     }
 
+    /// A new run on crops cut with a ring of context (`carve data boxes --margin m`, recorded in
+    /// DATA/crops.json) gets `box_margin` m (Note [Box in its surroundings]): the user need not
+    /// know it. A different non-zero `box_margin` is an error, as the window would not be the box.
+    /// - Throws: `ConfigurationError` on that conflict; `DatasetError` naming an unreadable record.
+    public static func prepare(_ config: Configuration, dataPath: String?) throws -> Configuration {
+        guard let dataPath, let margin = try BoxCrops.margin(ofCropsIn: dataPath) else { return config }
+        guard config.boxMargin == 0 || config.boxMargin == margin else {
+            throw ConfigurationError("box_margin \(config.boxMargin): \(dataPath) was cut with margin \(margin) (\(BoxCrops.recordName)); leave box_margin unset")
+        }
+        var out = config
+        out.boxMargin = margin
+        return out
+    }
+
     public var datasetSize: Int { data.count }
 
     public func batch(step: Int, indices: [Int], samples: [Int]) -> TrainingBatch {
