@@ -92,9 +92,11 @@ struct BoxesCommand: ParsableCommand {
         discussion: """
             Reads NAME.png with NAME_instances.png (16-bit ids) or NAME_mask.png (0/255, one
             object) beside it (000_image.png pairs with 000_instances.png). Writes OUT/NNNN.png
-            (each object's box, widened by --margin), OUT/masks/NNNN.png (that object only, for
-            evaluation) and OUT/backgrounds/ (patches where no object is). Objects touching the
-            image border are left out. Train with `carve train --preset real-fg --data OUT`.
+            (each object's box, widened by --margin; where that ring leaves the image its edge
+            pixels repeat), OUT/masks/NNNN.png (that object only, for evaluation),
+            OUT/backgrounds/ (patches where no object is) and OUT/crops.json (the margin, which
+            `carve train` takes as box_margin). Objects touching the image border are left out.
+            Train with `carve train --preset real-fg --data OUT`.
             """)
 
     @Option(help: "The folder of images with instance maps or masks.")

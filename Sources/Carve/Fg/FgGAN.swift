@@ -265,9 +265,10 @@ public final class FgGAN: GANModel {
     // Measured (λ = 1, m = 0.1, seed 1; README "fg on real box crops"): on the 24 cut-outs the
     // mask area stays at 0.33–0.43 of the crop (the objects: 0.30), no collapse, but the student is
     // no better (0.483; tight crops with λ = 3: 0.491); on the 324 photo composites the student
-    // reaches 0.753 (tight, λ = 1: 0.736; λ = 3: 0.651). Not yet in a preset. The box is assumed
-    // central: crops that `--margin` clipped at the image's edge put it off centre (m = 0.1 clipped
-    // none of the cut-outs' objects by more than 5 %; m = 0.25 clipped 7 of 24).
+    // reaches 0.753 (tight, λ = 1: 0.736; λ = 3: 0.651). The box is the crop's centre: where the
+    // ring leaves the image `carve data boxes` repeats the image's edge, and it records m in the
+    // crops' folder (crops.json), which a new run takes as its `box_margin`
+    // (`FgApplication.prepare`).
 
     /// The box inside a crop of side `size` cut with `margin` × the box's side on every side:
     /// [1, 1, size, size], 1 where a pixel's centre lies in [m, 1 + m] / (1 + 2m) along both axes.
