@@ -121,7 +121,7 @@ public enum BoxCrops {
                         mask.pixels[y * cw + x] = (source.isMask ? v >= 128 : v == id) ? 1 : 0
                     }
                 }
-                crops.append(Crop(image: image.croppedRepeatingEdges(x: x0, y: y0, width: cw, height: ch), mask: mask))
+                crops.append(Crop(image: image.cropped(x: x0, y: y0, width: cw, height: ch, beyondEdge: .repeatEdge), mask: mask))
             }
             occupied.append((image, dilated(labels, isMask: source.isMask, by: 2)))
         }

@@ -139,8 +139,10 @@ public struct FgDataset: Sendable {
     ///   - size: the crop side (paper: 128).
     ///   - masks: a folder of masks with the same relative file names (or base names), as PNG,
     ///     0/255; nil uses `folder/masks` (or CUB's `folder/segmentations`) when present.
+    ///   - margin: box layouts (CUB, boxes.csv) only: each box widened by `margin` × its side on
+    ///     every side (the run's `box_margin`); pre-cropped images are taken as they are.
     /// - Throws: `DatasetError`/`ImageError` naming the file.
-    public static func load(folder: String, size: Int = 128, masks: String? = nil) throws -> FgDataset {
+    public static func load(folder: String, size: Int = 128, masks: String? = nil, margin: Double = 0) throws -> FgDataset {
         let entries = try listEntries(folder: folder)
         let fm = FileManager.default
         var maskFolder = masks
@@ -161,14 +163,14 @@ public struct FgDataset: Sendable {
             if let box = entry.box, !box.overlaps(width: image.width, height: image.height) {
                 throw DatasetError.badOption(name: path, reason: "its box (x \(box.x), y \(box.y), w \(box.w), h \(box.h)) lies outside the \(image.width) × \(image.height) image")
             }
-            append(crop(image.rgb(), entry.box, size: size), to: &crops)
+            append(crop(image.rgb(), entry.box, size: size, margin: margin), to: &crops)
             if let maskFolder {
                 let maskPath = try findMask(for: entry.file, in: maskFolder)
                 let mask = try Image.read(path: maskPath).gray()
                 guard mask.width == image.width && mask.height == image.height else {
                     throw ImageError.corrupt(path: maskPath, reason: "mask is \(mask.width) × \(mask.height), image \(path) is \(image.width) × \(image.height)")
                 }
-                append(crop(mask, entry.box, size: size), to: &maskBytes)
+                append(crop(mask, entry.box, size: size, margin: margin, beyond: .zero), to: &maskBytes)
             }
         }
         return FgDataset(folder: folder, entries: entries, size: size, crops: crops, masks: maskBytes)
@@ -241,11 +243,17 @@ public struct FgDataset: Sendable {
 
     // MARK: - Helpers
 
-    /// `image` cropped to `box` (or whole) and resized to size × size.
-    static func crop(_ image: Image, _ box: Box?, size: Int) -> Image {
+    /// `image` cropped to `box` (or whole) and resized to size × size; with `margin` > 0 the box
+    /// is widened by `margin` × its side on every side, as `carve data boxes --margin` cuts it
+    /// (past the image's edge: `beyond`).
+    static func crop(_ image: Image, _ box: Box?, size: Int, margin: Double = 0,
+                     beyond: Image.BeyondEdge = .repeatEdge) -> Image {
         guard let box else { return image.resized(height: size, width: size) }
         let w = box.pixelWindow(width: image.width, height: image.height)
-        return image.region(x: w.x, y: w.y, width: w.w, height: w.h, resizedTo: size, size)
+        guard margin > 0 else { return image.region(x: w.x, y: w.y, width: w.w, height: w.h, resizedTo: size, size) }
+        let mx = Int((margin * Double(w.w)).rounded()), my = Int((margin * Double(w.h)).rounded())
+        return image.cropped(x: w.x - mx, y: w.y - my, width: w.w + 2 * mx, height: w.h + 2 * my, beyondEdge: beyond)
+            .resized(height: size, width: size)
     }
 
     static func append(_ image: Image, to bytes: inout [UInt8]) {

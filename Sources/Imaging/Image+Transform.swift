@@ -148,15 +148,26 @@ extension Image {
         return out
     }
 
-    /// The `cw` × `ch` window at (`x`, `y`), which may reach outside the image: pixels there
-    /// repeat the nearest edge pixel (a box crop's ring at the image's border).
-    public func croppedRepeatingEdges(x: Int, y: Int, width cw: Int, height ch: Int) -> Image {
-        precondition(cw >= 1 && ch >= 1 && width >= 1 && height >= 1, "Image.croppedRepeatingEdges: an empty window or image")
+    /// What a window reaching past an image's edge holds there.
+    public enum BeyondEdge: Sendable {
+        /// The nearest edge pixel (an image's surroundings, continued).
+        case repeatEdge
+        /// Zero (a mask: no object outside the image).
+        case zero
+    }
+
+    /// The `cw` × `ch` window at (`x`, `y`), which may reach outside the image: pixels there are
+    /// `beyond` (a box crop's ring at the image's border).
+    public func cropped(x: Int, y: Int, width cw: Int, height ch: Int, beyondEdge beyond: BeyondEdge) -> Image {
+        precondition(cw >= 1 && ch >= 1 && width >= 1 && height >= 1, "Image.cropped(beyondEdge:): an empty window or image")
         var out = Image(channels: channels, height: ch, width: cw)
         for c in 0..<channels {
             for r in 0..<ch {
+                let inRows = y + r >= 0 && y + r < height
                 let sy = Swift.min(Swift.max(y + r, 0), height - 1)
                 for q in 0..<cw {
+                    let inside = inRows && x + q >= 0 && x + q < width
+                    guard inside || beyond == .repeatEdge else { continue }
                     let sx = Swift.min(Swift.max(x + q, 0), width - 1)
                     out.pixels[(c * ch + r) * cw + q] = pixels[(c * height + sy) * width + sx]
                 }

@@ -66,6 +66,36 @@ struct BoxCropsTests {
         #expect(throws: DatasetError.self) { _ = try BoxCrops.margin(ofCropsIn: out) }
     }
 
+    /// A boxes.csv folder loaded with a margin: each box widened as `carve data boxes` cuts it,
+    /// the image's edge repeated past its border, the mask zero there.
+    @Test func boxListsAreCutWithTheRingWhenAskedFor() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-boxes-ring-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("masks"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: url) }
+        // 40 × 40: column x has grey x/40, the object the 10 × 10 square at (2, 10).
+        var image = Image(channels: 1, height: 40, width: 40), mask = Image(channels: 1, height: 40, width: 40)
+        for y in 0..<40 {
+            for x in 0..<40 {
+                image.pixels[y * 40 + x] = Float(x) / 40
+                mask.pixels[y * 40 + x] = (2..<12).contains(x) && (10..<20).contains(y) ? 1 : 0
+            }
+        }
+        try image.write(path: url.appendingPathComponent("a.png").path)
+        try mask.write(path: url.appendingPathComponent("masks/a.png").path)
+        try "file,x,y,w,h\na.png,2,10,10,10\n".write(to: url.appendingPathComponent("boxes.csv"), atomically: true, encoding: .utf8)
+        // Margin 0.5: 5 pixels on every side, 20 × 20 from x = −3, y = 5: at size 20 pixel for pixel.
+        let data = try FgDataset.load(folder: url.path, size: 20, margin: 0.5)
+        let crop = data.image(0), truth = try #require(data.mask(0))
+        for y in 0..<20 {
+            for x in 0..<20 {
+                #expect(abs(crop[0, y, x] - Float(max(x - 3, 0)) / 40) < 0.01)   // x < 3 repeats column 0
+                #expect((truth[0, y, x] > 0.5) == ((5..<15).contains(y) && (5..<15).contains(x)))
+            }
+        }
+        let tight = try FgDataset.load(folder: url.path, size: 10)
+        #expect(abs(tight.image(0)[0, 0, 0] - 2.0 / 40) < 0.01 && tight.mask(0)!.pixels.allSatisfy { $0 > 0.5 })
+    }
+
     @Test func aFolderWithoutLabelsIsOneClearError() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("carve-boxes-empty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

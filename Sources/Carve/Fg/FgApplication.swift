@@ -32,9 +32,9 @@ public struct FgApplication: Application {
         self.config = config
         let size = config.imageSize
         let backgrounds = try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath)
-        data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size)
+        data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size, margin: config.boxMargin)
         pool = try BackgroundPool.load(folder: backgrounds, size: size)
-        evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size) : nil
+        evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size, margin: config.boxMargin) : nil
     }
 
     /// A new run on crops cut with a ring of context (`carve data boxes --margin m`, recorded in
@@ -68,7 +68,7 @@ public struct FgApplication: Application {
 
     public static func evaluate(_ model: FgGAN, step: Int, file: String, dataPath: String?, out: URL) throws -> URL {
         guard let dataPath else { throw FgToolError.needsLabelledData(file: file) }
-        let (data, description) = try evaluationData(data: dataPath, size: model.config.imageSize)
+        let (data, description) = try evaluationData(data: dataPath, size: model.config.imageSize, margin: model.config.boxMargin)
         // Without ground truth there is no mean_iou, precision or recall to report.
         guard data.hasMasks else {
             throw ConfigurationError("--data \(dataPath): no ground-truth masks (masks/ beside images/) in \(description); evaluating an fg checkpoint needs a labelled set, e.g. a synth-fg folder")
@@ -88,11 +88,11 @@ public struct FgApplication: Application {
 
     /// The labelled evaluation set of `data`: DATA/heldout when it exists (or DATA itself when it
     /// is a folder of images with masks/), else the training images.
-    static func evaluationData(data: String, size: Int) throws -> (data: FgDataset, description: String) {
+    static func evaluationData(data: String, size: Int, margin: Double = 0) throws -> (data: FgDataset, description: String) {
         let heldout = (data as NSString).appendingPathComponent("heldout")
-        if FileManager.default.fileExists(atPath: heldout) { return (try FgDataset.load(folder: heldout, size: size), heldout) }
+        if FileManager.default.fileExists(atPath: heldout) { return (try FgDataset.load(folder: heldout, size: size, margin: margin), heldout) }
         let train = trainingFolder(data: data)
-        return (try FgDataset.load(folder: train, size: size), train == data ? data : train + " (training images: no heldout/)")
+        return (try FgDataset.load(folder: train, size: size, margin: margin), train == data ? data : train + " (training images: no heldout/)")
     }
 
     /// The background pool folder: `--backgrounds`, else DATA/backgrounds.
