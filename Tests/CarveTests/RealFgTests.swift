@@ -250,6 +250,9 @@ import Testing
         #expect(throws: ConfigurationError.self) {
             _ = try FgApplication.prepare(config.applying(["box_margin=0.25"]), dataPath: folder.path)
         }
+        // `carve ckpt eval` of a checkpoint trained with another margin is refused.
+        try FgApplication.checkMargin(0.1, file: "a.safetensors", dataPath: folder.path)
+        #expect(throws: ConfigurationError.self) { try FgApplication.checkMargin(0, file: "a.safetensors", dataPath: folder.path) }
     }
 
     static func train(_ run: URL, steps: Int, resume: Bool = false) throws -> RunSummary {

@@ -51,6 +51,13 @@ public struct FgApplication: Application {
         return out
     }
 
+    /// Crops cut with a recorded margin other than the checkpoint's `box_margin` would put its
+    /// window off the box (`carve ckpt eval`): one error naming both.
+    static func checkMargin(_ boxMargin: Double, file: String, dataPath: String) throws {
+        guard let recorded = try BoxCrops.margin(ofCropsIn: dataPath), recorded != boxMargin else { return }
+        throw ConfigurationError("--data \(dataPath) was cut with margin \(recorded) (\(BoxCrops.recordName)) but \(file) was trained with box_margin \(boxMargin); evaluate it on crops cut as it was trained")
+    }
+
     public var datasetSize: Int { data.count }
 
     public func batch(step: Int, indices: [Int], samples: [Int]) -> TrainingBatch {
@@ -68,6 +75,7 @@ public struct FgApplication: Application {
 
     public static func evaluate(_ model: FgGAN, step: Int, file: String, dataPath: String?, out: URL) throws -> URL {
         guard let dataPath else { throw FgToolError.needsLabelledData(file: file) }
+        try checkMargin(model.config.boxMargin, file: file, dataPath: dataPath)
         let (data, description) = try evaluationData(data: dataPath, size: model.config.imageSize, margin: model.config.boxMargin)
         // Without ground truth there is no mean_iou, precision or recall to report.
         guard data.hasMasks else {
