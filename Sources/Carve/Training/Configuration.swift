@@ -113,7 +113,9 @@ public struct Configuration: Codable, Equatable, Sendable {
     public var boxPrior: Double = 0
     /// fg: the margin the crops were cut with (`carve data boxes --margin`), as a fraction of the
     /// box's side on every side; the masks are then zero outside the central box and D sees the
-    /// box in its own surroundings (Note [Box in its surroundings]). 0: tight crops.
+    /// box in its own surroundings (Note [Box in its surroundings]). 0: tight crops. A new run on
+    /// a folder with crops.json takes its margin; on box lists (boxes.csv, CUB) the boxes are cut
+    /// with this ring.
     public var boxMargin: Double = 0
     /// The form of L_area: "two-sided" (eq. 7, (area − a)², pins every mask at a) or
     /// "one-sided" (max(0, area − a)², only masks larger than a pay: objects that fill 20 % or
