@@ -265,7 +265,11 @@ public final class FgGAN: GANModel {
     // Measured (λ = 1, m = 0.1, seed 1; README "fg on real box crops"): on the 24 cut-outs the
     // mask area stays at 0.33–0.43 of the crop (the objects: 0.30), no collapse, but the student is
     // no better (0.483; tight crops with λ = 3: 0.491); on the 324 photo composites the student
-    // reaches 0.753 (tight, λ = 1: 0.736; λ = 3: 0.651). The box is the crop's centre: where the
+    // reaches 0.753 (tight, λ = 1: 0.736; λ = 3: 0.651). At real-fg's λ = 3 on every set (seed 1,
+    // edge-repeated crops): composites 0.707, cut-outs 0.519 (tight 0.491), but scratch-assay
+    // nuclei 0.895 (tight 0.907): packed nuclei put neighbours in a real crop's ring and none in a
+    // composite's, a cue for D that is not the mask. So it is a choice made when cutting the data,
+    // not a preset's default. The box is the crop's centre: where the
     // ring leaves the image `carve data boxes` repeats the image's edge, and it records m in the
     // crops' folder (crops.json), which a new run takes as its `box_margin`
     // (`FgApplication.prepare`).
