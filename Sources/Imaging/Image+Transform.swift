@@ -239,12 +239,6 @@ extension Image {
     public func padded(toAtLeast minHeight: Int, _ minWidth: Int) -> Image {
         let oh = max(height, minHeight), ow = max(width, minWidth)
         if oh == height && ow == width { return self }
-        var out = Image(channels: channels, height: oh, width: ow)
-        for c in 0..<channels {
-            for y in 0..<oh {
-                for x in 0..<ow { out.pixels[(c * oh + y) * ow + x] = pixels[(c * height + min(y, height - 1)) * width + min(x, width - 1)] }
-            }
-        }
-        return out
+        return cropped(x: 0, y: 0, width: ow, height: oh, beyondEdge: .repeatEdge)
     }
 }

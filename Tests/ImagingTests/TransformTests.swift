@@ -43,4 +43,13 @@ import Testing
         #expect(gray.rgb().pixels == [0.1, 0.9, 0.1, 0.9, 0.1, 0.9])
         #expect(Image(channels: 4, height: 1, width: 1, pixels: [1, 2, 3, 4]).rgb().pixels == [1, 2, 3])
     }
+
+    /// A window past the edges: the nearest edge pixel, or zero; `padded` is the first kind.
+    @Test func windowsPastTheEdgeRepeatItOrHoldZero() {
+        let x = Self.image(2, 2, [1, 2, 3, 4])
+        #expect(x.cropped(x: -1, y: 0, width: 4, height: 3, beyondEdge: .repeatEdge).pixels == [1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4])
+        #expect(x.cropped(x: -1, y: 0, width: 4, height: 3, beyondEdge: .zero).pixels == [0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0])
+        #expect(x.padded(toAtLeast: 3, 3).pixels == [1, 2, 2, 3, 4, 4, 3, 4, 4])
+        #expect(x.cropped(x: 0, y: 0, width: 2, height: 2, beyondEdge: .zero) == x)
+    }
 }
