@@ -236,6 +236,31 @@ import Testing
         #expect(throws: ConfigurationError.self) { _ = try Presets.named("tiny-fg").applying(["box_margin=-0.1"]) }
     }
 
+    /// The colour refinement follows the object's colour into the ring; the model's output is
+    /// held in the box all the same (the window applied after `refine`).
+    @Test func theRefinedMaskStaysInTheBoxToo() throws {
+        let config = try Presets.named("tiny-fg").applying(["box_margin=0.1", "refine=colour"])
+        let gan = FgGAN(config: config, communicator: LocalCommunicator())
+        let s = config.imageSize  // 64: the window is rows and columns 5 … 58
+        // White object on black: the square 8 … 55 and a strip in columns 0 … 7, rows 20 … 40,
+        // touching it; the mask given is the square 10 … 53.
+        var image = [Float](repeating: 0, count: 3 * s * s), soft = [Float](repeating: 0, count: s * s)
+        for y in 0..<s {
+            for x in 0..<s {
+                let white = ((8...55).contains(y) && (8...55).contains(x)) || ((20...40).contains(y) && x <= 7)
+                for c in 0..<3 where white { image[c * s * s + y * s + x] = 1 }
+                if (10...53).contains(y) && (10...53).contains(x) { soft[y * s + x] = 1 }
+            }
+        }
+        let images = Tensor(shape: [1, 3, s, s], values: image), masks = Tensor(shape: [1, 1, s, s], values: soft)
+        let refined = FgGAN.refined(masks, images: images).array
+        #expect(refined[30 * s + 1] == 1 && refined[30 * s + 6] == 1)  // the refinement took the strip
+        let out = gan.output(masks, images: images).array
+        let window = FgGAN.boxWindow(size: s, margin: 0.1).array
+        for k in 0..<(s * s) { #expect(out[k] == refined[k] * window[k]) }
+        #expect(out[30 * s + 1] == 0 && out[30 * s + 6] == 1)
+    }
+
     /// Crops cut with a ring (`carve data boxes --margin`) give a new run their margin; another
     /// margin is refused, crops without a record keep the configuration's.
     @Test func aRunTakesItsBoxMarginFromTheCropsRecord() throws {
