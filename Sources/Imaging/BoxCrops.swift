@@ -109,9 +109,7 @@ public enum BoxCrops {
                 guard inside && w >= minSide && h >= minSide else { skipped += 1; continue }
                 // The ring may leave the image: its pixels there repeat the image's edge (the
                 // mask's are background), so the box is always the crop's centre.
-                let mx = Int((margin * Double(w)).rounded()), my = Int((margin * Double(h)).rounded())
-                let x0 = b.x0 - mx, y0 = b.y0 - my
-                let cw = w + 2 * mx, ch = h + 2 * my
+                let (x0, y0, cw, ch) = widened(x: b.x0, y: b.y0, width: w, height: h, margin: margin)
                 var mask = Image(channels: 1, height: ch, width: cw)
                 for y in 0..<ch {
                     for x in 0..<cw {
@@ -151,6 +149,14 @@ public enum BoxCrops {
             written += try writeBackgrounds(occupied, side: side, perImage: backgroundsPerImage, to: pool)
         }
         return Summary(images: sources.count, crops: crops.count, backgrounds: written, skipped: skipped)
+    }
+
+    /// The window of the w × h box at (x, y) widened by `margin` × its side on every side
+    /// (rounded to whole pixels; it may reach past the image): how every fg crop's ring is cut.
+    public static func widened(x: Int, y: Int, width w: Int, height h: Int,
+                               margin: Double) -> (x: Int, y: Int, width: Int, height: Int) {
+        let mx = Int((margin * Double(w)).rounded()), my = Int((margin * Double(h)).rounded())
+        return (x - mx, y - my, w + 2 * mx, h + 2 * my)
     }
 
     /// The file beside the crops that records how they were cut.

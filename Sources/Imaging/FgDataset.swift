@@ -251,9 +251,8 @@ public struct FgDataset: Sendable {
         guard let box else { return image.resized(height: size, width: size) }
         let w = box.pixelWindow(width: image.width, height: image.height)
         guard margin > 0 else { return image.region(x: w.x, y: w.y, width: w.w, height: w.h, resizedTo: size, size) }
-        let mx = Int((margin * Double(w.w)).rounded()), my = Int((margin * Double(w.h)).rounded())
-        return image.cropped(x: w.x - mx, y: w.y - my, width: w.w + 2 * mx, height: w.h + 2 * my, beyondEdge: beyond)
-            .resized(height: size, width: size)
+        let r = BoxCrops.widened(x: w.x, y: w.y, width: w.w, height: w.h, margin: margin)
+        return image.cropped(x: r.x, y: r.y, width: r.width, height: r.height, beyondEdge: beyond).resized(height: size, width: size)
     }
 
     static func append(_ image: Image, to bytes: inout [UInt8]) {
