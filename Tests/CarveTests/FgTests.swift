@@ -175,6 +175,9 @@ import Testing
         let metrics = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: Self.data.path, out: evalOut)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: metrics)) as! [String: Any]
         #expect(report["mean_iou"] as? Double == final["mean_iou"] as? Double)
+        // GrabCut from the crop's frame is scored beside the box and the ellipse (the same in both).
+        let grabcut = try #require(report["grabcut_iou"] as? Double)
+        #expect(grabcut == final["grabcut_iou"] as? Double && grabcut > 0 && grabcut <= 1)
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("per-image.csv").path))
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("panel.png").path))
         #expect(throws: FgToolError.self) { _ = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: nil, out: evalOut) }

@@ -22,8 +22,9 @@ public struct FgApplication: Application {
     let config: Configuration
     let data: FgDataset
     let pool: BackgroundPool
-    /// Rank 0's labelled evaluation set and how to name it.
-    let evaluationSet: (data: FgDataset, description: String)?
+    /// Rank 0's labelled evaluation set, how to name it, and GrabCut's score on it (computed
+    /// once: it depends on the crops alone).
+    let evaluationSet: (data: FgDataset, description: String, grabcutIoU: Double?)?
 
     public init(config: Configuration, options: TrainOptions, isLeader: Bool) throws {
         guard let dataPath = options.dataPath else {
@@ -34,7 +35,12 @@ public struct FgApplication: Application {
         let backgrounds = try Self.backgroundFolder(data: dataPath, backgrounds: options.backgroundsPath)
         data = try FgDataset.load(folder: Self.trainingFolder(data: dataPath), size: size, margin: config.boxMargin)
         pool = try BackgroundPool.load(folder: backgrounds, size: size)
-        evaluationSet = isLeader ? try Self.evaluationData(data: dataPath, size: size, margin: config.boxMargin) : nil
+        if isLeader {
+            let (labelled, description) = try Self.evaluationData(data: dataPath, size: size, margin: config.boxMargin)
+            evaluationSet = (labelled, description, FgEvaluation.grabcutIoU(data: labelled, margin: config.boxMargin))
+        } else {
+            evaluationSet = nil
+        }
     }
 
     /// A new run on crops cut with a ring of context (`carve data boxes --margin m`, recorded in
@@ -69,7 +75,8 @@ public struct FgApplication: Application {
 
     public func evaluate(_ model: FgGAN, step: Int, run: RunFolder) throws -> EvaluationOutcome {
         guard let evaluationSet else { throw ConfigurationError("fg evaluation: no evaluation set on this rank") }
-        let evaluation = FgEvaluation(gan: model, data: evaluationSet.data, dataDescription: evaluationSet.description)
+        let evaluation = FgEvaluation(gan: model, data: evaluationSet.data, dataDescription: evaluationSet.description,
+                                      grabcutIoU: evaluationSet.grabcutIoU)
         return try evaluation.measure(step: step).write(into: run, step: step)
     }
 

@@ -89,18 +89,40 @@ public struct FgEvaluation {
     let dataDescription: String
     /// Images in the panel.
     let panelColumns: Int
+    /// GrabCut's mean IoU on `data` when already known (`grabcutIoU(data:margin:)`), else nil.
+    let grabcutIoU: Double?
 
     /// - Parameters:
     ///   - gan: the model (teacher and student).
     ///   - data: the images to segment, ideally with masks (`FgDataset.hasMasks`), at the model's size.
     ///   - dataDescription: where `data` came from, recorded in the report.
-    public init(gan: FgGAN, data: FgDataset, dataDescription: String, panelColumns: Int = 8) {
+    ///   - grabcutIoU: the GrabCut baseline's score on `data` when the caller has it; nil
+    ///     computes it (it depends on the crops alone, so a trainer computes it once).
+    public init(gan: FgGAN, data: FgDataset, dataDescription: String, panelColumns: Int = 8, grabcutIoU: Double? = nil) {
         precondition(data.size == gan.config.imageSize,
                      "FgEvaluation: data crops of \(data.size) for a model of \(gan.config.imageSize)")
         self.gan = gan
         self.data = data
         self.dataDescription = dataDescription
         self.panelColumns = panelColumns
+        self.grabcutIoU = grabcutIoU
+    }
+
+    /// The mean IoU of GrabCut from the box (Note [GrabCut baseline]) over `data`'s crops, nil
+    /// without masks. The certain background is the ring outside the central box of crops cut
+    /// with `margin`, or a tight crop's one-pixel frame.
+    public static func grabcutIoU(data: FgDataset, margin: Double) -> Double? {
+        guard data.hasMasks && data.count > 0 else { return nil }
+        let s = data.size
+        let sureBackground = margin > 0 ? FgGAN.boxWindow(size: s, margin: margin).array.map { $0 < 0.5 }
+                                        : GrabCut.frame(height: s, width: s)
+        var sum = 0.0
+        for i in 0..<data.count {
+            let object = GrabCut.segment(data.image(i), sureBackground: sureBackground)
+            sum += MaskScores(predicted: Image(channels: 1, height: s, width: s, pixels: object.map { $0 ? 1 : 0 }),
+                              truth: data.mask(i)!).iou
+        }
+        return sum / Double(data.count)
     }
 
     /// The thresholds of the IoU curve.
@@ -140,9 +162,11 @@ public struct FgEvaluation {
         /// Unix time of the evaluation (for learning curves against wall time).
         public var time: Double
         /// Baselines on the same crops (threshold 0.5): the mean IoU of predicting the whole
-        /// crop (the box itself) and of the ellipse inscribed in the crop.
+        /// crop (the box itself), of the ellipse inscribed in the crop, and of GrabCut from the
+        /// box (Note [GrabCut baseline]).
         public var boxIoU: Double?
         public var ellipseIoU: Double?
+        public var grabcutIoU: Double?
         /// With `refine` other than "none": its name, and the mean IoU (0.5) of the networks' own
         /// masks before it (the reported model's and the teacher's).
         public var refine: String?
@@ -154,6 +178,7 @@ public struct FgEvaluation {
             case teacherPrecision = "teacher_precision", teacherRecall = "teacher_recall"
             case teacherIoUByThreshold = "teacher_iou_by_threshold", maskAreaMean = "mask_area_mean"
             case teacherMaskAreaMean = "teacher_mask_area_mean", time, boxIoU = "box_iou", ellipseIoU = "ellipse_iou"
+            case grabcutIoU = "grabcut_iou"
             case refine, rawMeanIoU = "raw_mean_iou", teacherRawMeanIoU = "teacher_raw_mean_iou"
         }
     }
@@ -263,7 +288,8 @@ public struct FgEvaluation {
             teacherPrecision: teacher?.precision, teacherRecall: teacher?.recall,
             teacherIoUByThreshold: teacher?.iouByThreshold, maskAreaMean: areaSums[distilled ? 1 : 0] / n,
             teacherMaskAreaMean: areaSums[0] / n, time: Date().timeIntervalSince1970,
-            boxIoU: data.hasMasks ? baselineSums[0] / n : nil, ellipseIoU: data.hasMasks ? baselineSums[1] / n : nil)
+            boxIoU: data.hasMasks ? baselineSums[0] / n : nil, ellipseIoU: data.hasMasks ? baselineSums[1] / n : nil,
+            grabcutIoU: grabcutIoU ?? Self.grabcutIoU(data: data, margin: gan.config.boxMargin))
         if data.hasMasks && gan.config.refine != "none" {
             report.refine = gan.config.refine
             report.rawMeanIoU = rawSums[distilled ? 1 : 0] / n
@@ -274,8 +300,8 @@ public struct FgEvaluation {
             summary = String(format: "%@ mean IoU %.3f", report.model, iou)
             if report.distilled, let t = report.teacherMeanIoU { summary += String(format: " (teacher %.3f)", t) }
             if let raw = report.rawMeanIoU, let refine = report.refine { summary += String(format: ", %.3f before refine=%@", raw, refine) }
-            if let box = report.boxIoU, let ellipse = report.ellipseIoU {
-                summary += String(format: "; box %.3f, ellipse %.3f", box, ellipse)
+            if let box = report.boxIoU, let ellipse = report.ellipseIoU, let grabcut = report.grabcutIoU {
+                summary += String(format: "; box %.3f, ellipse %.3f, GrabCut %.3f", box, ellipse, grabcut)
             }
         } else {
             summary = String(format: "%@ mask area %.3f (no ground truth)", report.model, report.maskAreaMean)
