@@ -4,8 +4,8 @@
 Usage: scripts/curves.py RUN [RUN ...]
 
 fg runs: mean IoU (threshold 0.5) of the teacher and, once distilled, the student (refined when the run
-has refine=colour, with the networks' own masks as "raw"), with the box
-and inscribed-ellipse baselines of the same crops. hoc runs on images with instance maps: the
+has refine=colour, with the networks' own masks as "raw"), with the box,
+inscribed-ellipse and GrabCut-from-the-box baselines of the same crops. hoc runs on images with instance maps: the
 sampled masks' shape IoU and single-object rate, once distilled the segmenter's AP@0.5,
 AP@0.5:0.95 and count error, and the Otsu + watershed baseline's AP@0.5 and count error.
 One row per evaluation: step, minutes since the run started (metrics.jsonl's timestamps), the
@@ -17,7 +17,7 @@ import os
 import sys
 
 FG = [("teacher", "teacher"), ("student", "student"), ("teacher raw", "teacher_raw"), ("student raw", "student_raw"),
-      ("box", "box"), ("ellipse", "ellipse")]
+      ("box", "box"), ("ellipse", "ellipse"), ("GrabCut", "grabcut")]
 HOC = [("shape", "shape"), ("single", "single"), ("AP@0.5", "ap50"), ("AP@.5:.95", "ap"), ("count err", "count"),
        ("base AP@0.5", "base_ap50"), ("base count err", "base_count")]
 
@@ -29,7 +29,7 @@ def row(e):
         return {"teacher": e.get("teacher_mean_iou"), "student": e["mean_iou"] if e.get("distilled") else None,
                 "teacher_raw": e.get("teacher_raw_mean_iou"),
                 "student_raw": e.get("raw_mean_iou") if e.get("distilled") else None,
-                "box": e.get("box_iou"), "ellipse": e.get("ellipse_iou")}
+                "box": e.get("box_iou"), "ellipse": e.get("ellipse_iou"), "grabcut": e.get("grabcut_iou")}
     s, b = e.get("segmenter") or {}, e.get("baseline") or {}
     return {"shape": e.get("shape_iou"), "single": e.get("single_object_rate"), "ap50": s.get("ap50"),
             "ap": s.get("ap_50_95"), "count": s.get("count_error"), "base_ap50": b.get("ap50"),
