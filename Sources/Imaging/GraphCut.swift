@@ -65,72 +65,81 @@ public struct GraphCut {
     /// The minimum total cost and the labelling that attains it (true: object, the source side;
     /// a node with no preference and no edge is background).
     public mutating func minimumCut() -> (cost: Double, object: [Bool]) {
-        let n = nodes + 2
+        let n = nodes + 2, source = self.source, sink = self.sink
         var level = [Int32](repeating: -1, count: n)
         var current = first
         var queue = [Int](repeating: 0, count: n)
+        var path: [Int] = []  // edges from the source to the current node
         var flow = 0.0
-
-        /// BFS levels from the source over edges with residual capacity; true if the sink is reached.
-        func levels() -> Bool {
-            for i in 0..<n { level[i] = -1 }
-            level[source] = 0
-            var head = 0, tail = 0
-            queue[tail] = source; tail += 1
-            while head < tail {
-                let u = queue[head]; head += 1
-                var e = Int(first[u])
-                while e >= 0 {
-                    let v = Int(target[e])
-                    if capacity[e] > 0 && level[v] < 0 {
-                        level[v] = level[u] + 1
-                        queue[tail] = v; tail += 1
+        // Raw buffers: the loops below are the whole cost of GrabCut.
+        target.withUnsafeBufferPointer { target in
+        nextEdge.withUnsafeBufferPointer { nextEdge in
+        first.withUnsafeBufferPointer { first in
+        capacity.withUnsafeMutableBufferPointer { capacity in
+        level.withUnsafeMutableBufferPointer { level in
+        current.withUnsafeMutableBufferPointer { current in
+        queue.withUnsafeMutableBufferPointer { queue in
+            /// BFS levels from the source over edges with residual capacity; true if the sink is reached.
+            func levels() -> Bool {
+                for i in 0..<n { level[i] = -1 }
+                level[source] = 0
+                var head = 0, tail = 0
+                queue[tail] = source; tail += 1
+                while head < tail {
+                    let u = queue[head]; head += 1
+                    var e = Int(first[u])
+                    while e >= 0 {
+                        let v = Int(target[e])
+                        if capacity[e] > 0 && level[v] < 0 {
+                            level[v] = level[u] + 1
+                            queue[tail] = v; tail += 1
+                        }
+                        e = Int(nextEdge[e])
                     }
-                    e = Int(nextEdge[e])
+                }
+                return level[sink] >= 0
+            }
+
+            while levels() {
+                for i in 0..<n { current[i] = first[i] }
+                path.removeAll(keepingCapacity: true)
+                var u = source
+                while true {
+                    if u == sink {
+                        var pushed = Double.infinity
+                        for e in path { pushed = min(pushed, capacity[e]) }
+                        for e in path {
+                            capacity[e] -= pushed
+                            capacity[e ^ 1] += pushed
+                        }
+                        flow += pushed
+                        // Back up to the tail of the first saturated edge.
+                        let k = path.firstIndex { capacity[$0] <= 0 }!
+                        path.removeSubrange(k...)
+                        u = k == 0 ? source : Int(target[path[k - 1]])
+                        continue
+                    }
+                    var advanced = false
+                    while current[u] >= 0 {
+                        let e = Int(current[u]), v = Int(target[e])
+                        if capacity[e] > 0 && level[v] == level[u] + 1 {
+                            path.append(e)
+                            u = v
+                            advanced = true
+                            break
+                        }
+                        current[u] = nextEdge[e]
+                    }
+                    if !advanced {
+                        if u == source { break }
+                        level[u] = -1  // a dead end for this phase
+                        let e = path.removeLast()
+                        u = Int(target[e ^ 1])
+                        current[u] = nextEdge[Int(current[u])]
+                    }
                 }
             }
-            return level[sink] >= 0
-        }
-
-        while levels() {
-            current = first
-            var path: [Int] = []  // edges from the source to `u`
-            var u = source
-            while true {
-                if u == sink {
-                    var pushed = Double.infinity
-                    for e in path { pushed = min(pushed, capacity[e]) }
-                    for e in path {
-                        capacity[e] -= pushed
-                        capacity[e ^ 1] += pushed
-                    }
-                    flow += pushed
-                    // Back up to the tail of the first saturated edge.
-                    let k = path.firstIndex { capacity[$0] <= 0 }!
-                    path.removeSubrange(k...)
-                    u = k == 0 ? source : Int(target[path[k - 1]])
-                    continue
-                }
-                var advanced = false
-                while current[u] >= 0 {
-                    let e = Int(current[u]), v = Int(target[e])
-                    if capacity[e] > 0 && level[v] == level[u] + 1 {
-                        path.append(e)
-                        u = v
-                        advanced = true
-                        break
-                    }
-                    current[u] = nextEdge[e]
-                }
-                if !advanced {
-                    if u == source { break }
-                    level[u] = -1  // a dead end for this phase
-                    let e = path.removeLast()
-                    u = Int(target[e ^ 1])
-                    current[u] = nextEdge[Int(current[u])]
-                }
-            }
-        }
+        }}}}}}}
         // The object side: what the source still reaches in the residual graph (the last BFS).
         return (constant + flow, (0..<nodes).map { level[$0] >= 0 })
     }
