@@ -27,9 +27,11 @@ public struct GaussianMixture: Sendable {
 
     var components: [Component]
 
-    /// Added to each covariance's diagonal: a few grey levels of an 8-bit image, squared, so a
-    /// flat class keeps a finite density.
-    static let ridge = 1e-4
+    /// Added to each covariance's diagonal so that a flat class keeps a finite density: (1/1000)²,
+    /// a quarter of an 8-bit grey level, squared. Small, as OpenCV's GrabCut keeps it: with
+    /// (1/100)² GrabCut from the box scored 0.779 instead of 0.839 on the 324 photo composites
+    /// cut with a ring, 0.638 instead of 0.628 on the 24 cut-outs (README "fg on real box crops").
+    static let ridge = 1e-6
 
     /// Fits one Gaussian per component index in `assignment` (0..<K) to `samples`; components
     /// without samples are left out. Precondition: at least one sample.
