@@ -178,6 +178,7 @@ import Testing
         // GrabCut from the crop's frame is scored beside the box and the ellipse (the same in both).
         let grabcut = try #require(report["grabcut_iou"] as? Double)
         #expect(grabcut == final["grabcut_iou"] as? Double && grabcut > 0 && grabcut <= 1)
+        #expect(report["grabcut_images"] as? Int == report["images"] as? Int)
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("per-image.csv").path))
         #expect(fm.fileExists(atPath: evalOut.appendingPathComponent("panel.png").path))
         #expect(throws: FgToolError.self) { _ = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: nil, out: evalOut) }

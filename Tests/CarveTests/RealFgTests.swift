@@ -206,6 +206,16 @@ import Testing
         #expect(FgEvaluation.inscribedEllipse(size: 4) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0])
     }
 
+    /// The GrabCut baseline scores every crop of a small set, and of a big one as many as 2²²
+    /// pixels hold, evenly spaced from the first.
+    @Test func theGrabCutBaselineScoresABoundedEvenSample() {
+        #expect(FgEvaluation.grabcutSample(count: 24, size: 64) == Array(0..<24))
+        #expect(FgEvaluation.grabcutSample(count: 1024, size: 64) == Array(0..<1024))
+        let big = FgEvaluation.grabcutSample(count: 5794, size: 128)
+        #expect(big.count == 256 && big.first == 0 && big.last! < 5794 && big.last! >= 5794 - 5794 / 256 - 1)
+        #expect(zip(big, big.dropFirst()).allSatisfy { $1 - $0 == 22 || $1 - $0 == 23 })  // 5794 / 256 = 22.6
+    }
+
     /// `box_margin`: the box is the crop's centre, (1 + 2m)⁻¹ of its side; the teacher's and the
     /// student's masks are zero outside it and the UNet's own maps inside; the baselines fill it.
     @Test func withABoxMarginTheMasksStayInTheCentralBox() throws {
