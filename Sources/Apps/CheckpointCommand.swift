@@ -92,7 +92,7 @@ struct CheckpointCommand: ParsableCommand {
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Option(help: "Data with ground truth (hoc: a synth-hoc folder).") var data: String?
         @Option(help: "The output folder.") var out: String
-        @Option(help: "fg: the masks' last step, none or colour (default: the checkpoint's refine).") var refine: String?
+        @Option(help: "fg: the masks' last step, none, colour or grabcut (default: the checkpoint's refine).") var refine: String?
         func run() throws {
             try reportingErrors {
                 let url = URL(fileURLWithPath: checkpoint)

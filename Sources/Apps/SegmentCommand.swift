@@ -24,7 +24,7 @@ struct SegmentCommand: ParsableCommand {
     @Option(help: "Write 0/255 masks: foreground where the soft mask is at least T (in (0, 1)).") var threshold: Double?
     @Flag(help: "Also write NAME-overlay.png (the image, background dimmed) beside each mask.") var overlay = false
     @Option(help: "hoc: source pixels per training patch (default: the run's window).") var window: Int?
-    @Option(help: "fg: the masks' last step, none or colour (default: the checkpoint's refine).") var refine: String?
+    @Option(help: "fg: the masks' last step, none, colour or grabcut (default: the checkpoint's refine).") var refine: String?
 
     func validate() throws {
         if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }

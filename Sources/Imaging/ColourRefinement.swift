@@ -80,23 +80,8 @@ public enum ColourRefinement {
     /// Erosion then dilation by the 4-neighbour cross (outside the image counts as background
     /// for the erosion, as scipy's binary_opening does).
     static func opened(_ mask: [Bool], height h: Int, width w: Int) -> [Bool] {
-        let cross = [(-1, 0), (1, 0), (0, -1), (0, 1)]
-        func pass(_ m: [Bool], erode: Bool) -> [Bool] {
-            var out = m
-            for y in 0..<h {
-                for x in 0..<w {
-                    var v = m[y * w + x]
-                    for (dy, dx) in cross {
-                        let yy = y + dy, xx = x + dx
-                        let n = yy >= 0 && yy < h && xx >= 0 && xx < w ? m[yy * w + xx] : false
-                        v = erode ? v && n : v || n
-                    }
-                    out[y * w + x] = v
-                }
-            }
-            return out
-        }
-        return pass(pass(mask, erode: true), erode: false)
+        let eroded = ClassicalSegmentation.morphed(mask, height: h, width: w, erode: true)
+        return ClassicalSegmentation.morphed(eroded, height: h, width: w, erode: false)
     }
 
     /// The largest 4-connected component of `mask` (the first in raster order on a tie).

@@ -26,13 +26,14 @@ import Foundation
 /// ```
 public enum GrabCut {
     /// The object mask (h·w, row-major) of `image` (3 channels): everything not in
-    /// `sureBackground` starts as object; `iterations` rounds of refit + cut. With no certain
-    /// background, or nothing else, the start is returned.
-    public static func segment(_ image: Image, sureBackground: [Bool], iterations: Int = 5,
+    /// `sureBackground` starts as object; `iterations` rounds of refit + cut. Pixels of
+    /// `sureObject` (outside `sureBackground`) stay object. With no certain background, or
+    /// nothing else, the start is returned.
+    public static func segment(_ image: Image, sureBackground: [Bool], sureObject: [Bool]? = nil, iterations: Int = 5,
                                components: Int = 5, smoothness gamma: Double = 50) -> [Bool] {
         let h = image.height, w = image.width, hw = h * w
-        precondition(image.channels == 3 && sureBackground.count == hw,
-                     "GrabCut: a \(image.channels)-channel \(w) × \(h) image with a mask of \(sureBackground.count) pixels")
+        precondition(image.channels == 3 && sureBackground.count == hw && (sureObject?.count ?? hw) == hw,
+                     "GrabCut: a \(image.channels)-channel \(w) × \(h) image with masks of \(sureBackground.count) and \(sureObject?.count ?? hw) pixels")
         var object = sureBackground.map { !$0 }
         guard object.contains(true) && object.contains(false) else { return object }
         let colours = (0..<hw).map {
@@ -55,6 +56,8 @@ public enum GrabCut {
             for i in 0..<hw {
                 if sureBackground[i] {
                     cut.addTerminals(i, object: certain, background: 0)
+                } else if sureObject?[i] == true {
+                    cut.addTerminals(i, object: 0, background: certain)
                 } else {
                     // −log-densities, of which only the difference matters: the smaller is shifted to 0.
                     let object = -models[0].logDensity(colours[i]), background = -models[1].logDensity(colours[i])
@@ -66,6 +69,15 @@ public enum GrabCut {
             object = cut.minimumCut().object
         }
         return object
+    }
+
+    /// GrabCut from the box seeded by a model's mask (`refine=grabcut`, Note [GrabCut baseline]):
+    /// the pixels where `soft` (h·w, in [0, 1]) is at least `confident`, eroded by the
+    /// 4-neighbour cross so the seed keeps off the object's edge, are certain object; the rest
+    /// of the box starts as object and the colours decide it.
+    public static func seeded(_ image: Image, soft: [Float], sureBackground: [Bool], confident: Float = 0.9) -> [Bool] {
+        let core = ClassicalSegmentation.morphed(soft.map { $0 >= confident }, height: image.height, width: image.width, erode: true)
+        return segment(image, sureBackground: sureBackground, sureObject: core)
     }
 
     /// A cost no cut pays: more than all of a pixel's eight pairwise costs (each ≤ γ).

@@ -273,6 +273,25 @@ extension ClassicalSegmentation {
         return labels.map { $0 > 0 && areas[Int($0)] >= least }
     }
 
+    /// `mask` eroded (`erode`) or dilated by the 4-neighbour cross; outside the image counts as
+    /// background, as scipy's binary_erosion and binary_dilation have it.
+    public static func morphed(_ mask: [Bool], height h: Int, width w: Int, erode: Bool) -> [Bool] {
+        let cross = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+        var out = mask
+        for y in 0..<h {
+            for x in 0..<w {
+                var v = mask[y * w + x]
+                for (dy, dx) in cross {
+                    let yy = y + dy, xx = x + dx
+                    let n = yy >= 0 && yy < h && xx >= 0 && xx < w ? mask[yy * w + xx] : false
+                    v = erode ? v && n : v || n
+                }
+                out[y * w + x] = v
+            }
+        }
+        return out
+    }
+
     /// `mask` with its holes filled: the components of its complement that do not touch the
     /// image border and have fewer than `maxArea` pixels.
     public static func withoutHoles(_ mask: [Bool], height h: Int, width w: Int, maxArea: Int) -> [Bool] {

@@ -244,6 +244,14 @@ import Testing
         config.boxMargin = 0
         #expect(FgGAN(config: config, communicator: LocalCommunicator()).teacher.window == nil)
         #expect(throws: ConfigurationError.self) { _ = try Presets.named("tiny-fg").applying(["box_margin=-0.1"]) }
+        // refine=grabcut: 0/1 masks, zero on the ring (its certain background).
+        var grabcutConfig = try Presets.named("tiny-fg").applying(["box_margin=0.25", "refine=grabcut"])
+        let refinedGAN = FgGAN(config: grabcutConfig, communicator: LocalCommunicator())
+        let refined = refinedGAN.outputMasks(of: refinedGAN.teacher, images: images.sigmoid()).array
+        #expect(refined.allSatisfy { $0 == 0 || $0 == 1 })
+        for (k, m) in refined.enumerated() where window[k % (s * s)] == 0 { #expect(m == 0) }
+        grabcutConfig.refine = "crf"
+        #expect(throws: ConfigurationError.self) { try grabcutConfig.validate() }
     }
 
     /// The colour refinement follows the object's colour into the ring; the model's output is

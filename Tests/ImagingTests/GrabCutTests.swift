@@ -122,3 +122,34 @@ struct GrabCutTests {
         #expect(GrabCut.segment(image, sureBackground: [Bool](repeating: false, count: n * n)).allSatisfy { $0 })
     }
 }
+
+/// GrabCut seeded by a model's mask (`refine=grabcut`): the confident core stays object even
+/// where its colour is the background's.
+struct SeededGrabCutTests {
+    /// A 40 × 40 crop: a red square (rows and columns 8 … 31) holding a green patch (rows and
+    /// columns 14 … 19), on green. From the box alone the green patch goes to the background (its
+    /// colour is the ring's); with a model's mask confident over the square it stays object.
+    @Test func theConfidentCoreStaysObject() {
+        let n = 40
+        var image = Image(channels: 3, height: n, width: n)
+        var square = [Bool](repeating: false, count: n * n)
+        var r = GrabCutTests.Numbers(state: 5)
+        for y in 0..<n {
+            for x in 0..<n {
+                let inSquare = (8...31).contains(y) && (8...31).contains(x)
+                let patch = (14...19).contains(y) && (14...19).contains(x)
+                square[y * n + x] = inSquare
+                let colour: [Float] = inSquare && !patch ? [0.8, 0.2, 0.2] : [0.2, 0.7, 0.3]
+                for ch in 0..<3 { image[ch, y, x] = colour[ch] + Float(r.next() - 0.5) * 0.06 }
+            }
+        }
+        let ring = (0..<(n * n)).map { i in !((4..<36).contains(i / n) && (4..<36).contains(i % n)) }
+        let fromBox = GrabCut.segment(image, sureBackground: ring)
+        #expect(!fromBox[16 * n + 16])  // the patch looks like the ring
+        let soft = square.map { Float($0 ? 0.95 : 0.1) }
+        let seeded = GrabCut.seeded(image, soft: soft, sureBackground: ring)
+        #expect(seeded[16 * n + 16] && seeded == square, "\(zip(seeded, square).filter { $0 != $1 }.count) pixels differ")
+        // A mask nowhere confident seeds nothing: GrabCut from the box.
+        #expect(GrabCut.seeded(image, soft: soft.map { $0 * 0.5 }, sureBackground: ring) == fromBox)
+    }
+}

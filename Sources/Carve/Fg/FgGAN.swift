@@ -297,27 +297,43 @@ public final class FgGAN: GANModel {
 
     /// The masks the model gives for images [B, 3, S, S] (evaluation, `carve segment`):
     /// `network`'s soft masks, or with `refine` "colour" each thresholded at 0.5 and refined by
-    /// its own image's colours (0/1; Note [Colour refinement]).
+    /// its own image's colours (0/1; Note [Colour refinement]), or with "grabcut" GrabCut from
+    /// the box seeded by the mask's confident core (0/1; Note [GrabCut baseline]).
     public func outputMasks(of network: UNet, images: Tensor) -> Tensor {
         output(Self.masks(of: network, images: images), images: images)
     }
 
     /// `soft` masks [B, 1, S, S] of `images` as the model gives them: refined when `refine` asks.
     public func output(_ soft: Tensor, images: Tensor) -> Tensor {
-        guard config.refine == "colour" else { return soft }
-        let refined = Self.refined(soft, images: images)
-        return teacher.window.map { refined * $0 } ?? refined  // the refinement stays in the box too
+        switch config.refine {
+        case "colour":
+            let refined = Self.refined(soft, images: images)
+            return teacher.window.map { refined * $0 } ?? refined  // the refinement stays in the box too
+        case "grabcut":
+            // Certain background: the ring outside the box, or a tight crop's frame.
+            let s = config.imageSize
+            let sureBackground = teacher.window.map { $0.array.map { $0 < 0.5 } } ?? GrabCut.frame(height: s, width: s)
+            return Self.refined(soft, images: images) { mask, image in
+                GrabCut.seeded(image, soft: mask, sureBackground: sureBackground)
+            }
+        default:
+            return soft
+        }
     }
 
-    /// Each of `masks` [B, 1, S, S] at 0.5, refined by its image of `images` [B, C, S, S] (0/1).
-    static func refined(_ masks: Tensor, images: Tensor) -> Tensor {
+    /// Each of `masks` [B, 1, S, S] refined by its image of `images` [B, C, S, S] (0/1): by
+    /// `refinement` of the soft mask, by default `ColourRefinement` of the mask at 0.5.
+    static func refined(_ masks: Tensor, images: Tensor,
+                        by refinement: ([Float], Image) -> [Bool] = { mask, image in
+                            ColourRefinement.refined(mask.map { $0 >= 0.5 }, image: image)
+                        }) -> Tensor {
         let b = masks.shape[0], h = masks.shape[2], w = masks.shape[3], c = images.shape[1], hw = h * w
         return Tensor(shape: masks.shape) { out in
             for n in 0..<b {
                 let image = Image(channels: c, height: h, width: w,
                                   pixels: Array(UnsafeBufferPointer(start: images.data + n * c * hw, count: c * hw)))
-                let mask = (0..<hw).map { masks.data[n * hw + $0] >= 0.5 }
-                for (i, on) in ColourRefinement.refined(mask, image: image).enumerated() { out[n * hw + i] = on ? 1 : 0 }
+                let mask = Array(UnsafeBufferPointer(start: masks.data + n * hw, count: hw))
+                for (i, on) in refinement(mask, image).enumerated() { out[n * hw + i] = on ? 1 : 0 }
             }
         }
     }

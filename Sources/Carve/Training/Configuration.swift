@@ -88,9 +88,12 @@ public struct Configuration: Codable, Equatable, Sendable {
     /// better; README "fg on real box crops"), so no preset uses it.
     public var maskTvContrast: Double = 0
     /// fg: the last step of every mask the model gives (evaluation, `carve segment`): "none" (the
-    /// network's soft mask) or "colour" (thresholded at 0.5, then refined by two colour models of
+    /// network's soft mask), "colour" (thresholded at 0.5, then refined by two colour models of
     /// its own image, `ColourRefinement`, Note [Colour refinement]: the teacher's edge sits where
-    /// the background pool's colour begins, outside the blur of a micrograph's nuclei).
+    /// the background pool's colour begins, outside the blur of a micrograph's nuclei) or
+    /// "grabcut" (GrabCut from the box with the mask's confident core as certain object,
+    /// `GrabCut.seeded`, Note [GrabCut baseline]: for photographs, where the colours of the box
+    /// and its surroundings tell the object better than the learned mask's edge).
     public var refine: String = "none"
     /// hoc: weight of a centring prior on each provider's mask, the squared distance of its
     /// centroid from the canvas centre in half-sides (not in the paper; 0 = off). The layout moves
@@ -321,7 +324,7 @@ extension Configuration {
         try need(["l1", "l2"].contains(maskTvNorm), "mask_tv_norm must be l1 or l2, not \(maskTvNorm)")
         try need(maskTvContrast >= 0 && maskTvContrast.isFinite, "mask_tv_contrast must be a non-negative number")
         try need(maskTvContrast == 0 || maskTvNorm == "l1", "mask_tv_contrast weighs the L1 total variation: it needs mask_tv_norm l1")
-        try need(["none", "colour"].contains(refine), "refine must be none or colour, not \(refine)")
+        try need(["none", "colour", "grabcut"].contains(refine), "refine must be none, colour or grabcut, not \(refine)")
         try need(maskCentre >= 0, "mask_centre must not be negative")
         try need(boxPrior >= 0, "box_prior must not be negative")
         try need(boxMargin >= 0 && boxMargin <= 2, "box_margin must be in [0, 2]")
