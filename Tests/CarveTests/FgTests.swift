@@ -191,6 +191,14 @@ import Testing
         #expect(refined["raw_mean_iou"] as? Double == report["mean_iou"] as? Double)
         let curve = refined["iou_by_threshold"] as! [String: Double]
         #expect(curve["0.1"] == curve["0.9"])
+        // --refine grabcut likewise (0/1 masks, the networks' own beside them).
+        let seeded = try JSONSerialization.jsonObject(with: Data(contentsOf: try Evaluator.evaluate(
+            checkpoint: checkpointURL, dataPath: Self.data.path, out: run.appendingPathComponent("ckpt-eval-grabcut"),
+            refine: "grabcut"))) as! [String: Any]
+        #expect(seeded["refine"] as? String == "grabcut")
+        #expect(seeded["raw_mean_iou"] as? Double == report["mean_iou"] as? Double)
+        let seededCurve = seeded["iou_by_threshold"] as! [String: Double]
+        #expect(seededCurve["0.1"] == seededCurve["0.9"])
         #expect(throws: ConfigurationError.self) {
             _ = try Evaluator.evaluate(checkpoint: checkpointURL, dataPath: Self.data.path, out: refinedOut, refine: "crf")
         }

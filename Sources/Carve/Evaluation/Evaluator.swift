@@ -22,7 +22,7 @@ public enum Evaluator {
     /// ```swift
     /// let metrics = try Evaluator.evaluate(checkpoint: ckpt, dataPath: "synth-fg", out: URL(fileURLWithPath: "eval"))
     /// ```
-    ///   - refine: fg: "none" or "colour" instead of the checkpoint's `refine` (nil: its own).
+    ///   - refine: fg: "none", "colour" or "grabcut" instead of the checkpoint's `refine` (nil: its own).
     public static func evaluate(checkpoint url: URL, dataPath: String?, out: URL, refine: String? = nil) throws -> URL {
         let checkpoint = try Checkpoint.load(from: url)
         let application = try Applications.named(try CheckpointTools.configuration(of: checkpoint, file: url.path).application)
@@ -62,7 +62,7 @@ public enum Evaluator {
     ///   - threshold: write 0/1 masks (foreground where ≥ threshold) instead of soft ones.
     ///   - overlay: also write `NAME-overlay.png`, the image with its background dimmed (fg).
     ///   - window: hoc: source pixels per patch (default: the run's).
-    ///   - refine: fg: "none" or "colour" instead of the checkpoint's `refine`.
+    ///   - refine: fg: "none", "colour" or "grabcut" instead of the checkpoint's `refine`.
     public static func segment(checkpoint url: URL, images: String, out: URL, threshold: Float? = nil,
                                overlay: Bool = false, window: Int? = nil, refine: String? = nil) throws -> Int {
         let checkpoint = try Checkpoint.load(from: url)
