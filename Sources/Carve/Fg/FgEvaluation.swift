@@ -109,7 +109,7 @@ public struct FgEvaluation {
     }
 
     /// The most crop pixels the GrabCut baseline segments: 1024 crops of 64 × 64 or 256 of
-    /// 128 × 128, about 40 s on one core of the development machine (38 ms a 64-pixel crop).
+    /// 128 × 128 (tens of seconds on one core: README "fg against real masks").
     public static let grabcutPixels = 1 << 22
 
     /// The crops the GrabCut baseline scores: every one of a set of up to `grabcutPixels` pixels,
@@ -125,8 +125,7 @@ public struct FgEvaluation {
     public static func grabcutIoU(data: FgDataset, margin: Double) -> Double? {
         guard data.hasMasks && data.count > 0 else { return nil }
         let s = data.size, sample = grabcutSample(count: data.count, size: s)
-        let sureBackground = margin > 0 ? FgGAN.boxWindow(size: s, margin: margin).array.map { $0 < 0.5 }
-                                        : GrabCut.frame(height: s, width: s)
+        let sureBackground = FgGAN.sureBackground(size: s, margin: margin)
         var sum = 0.0
         for i in sample {
             let object = GrabCut.segment(data.image(i), sureBackground: sureBackground)

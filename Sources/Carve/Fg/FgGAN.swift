@@ -310,15 +310,19 @@ public final class FgGAN: GANModel {
             let refined = Self.refined(soft, images: images)
             return teacher.window.map { refined * $0 } ?? refined  // the refinement stays in the box too
         case "grabcut":
-            // Certain background: the ring outside the box, or a tight crop's frame.
-            let s = config.imageSize
-            let sureBackground = teacher.window.map { $0.array.map { $0 < 0.5 } } ?? GrabCut.frame(height: s, width: s)
+            let sureBackground = Self.sureBackground(size: config.imageSize, margin: config.boxMargin)
             return Self.refined(soft, images: images) { mask, image in
                 GrabCut.seeded(image, soft: mask, sureBackground: sureBackground)
             }
         default:
             return soft
         }
+    }
+
+    /// GrabCut's certain background in an S × S crop (Note [GrabCut baseline]): the ring outside
+    /// the box of a crop cut with `margin` (outside `boxWindow`), or a tight crop's one-pixel frame.
+    static func sureBackground(size s: Int, margin: Double) -> [Bool] {
+        margin > 0 ? boxWindow(size: s, margin: margin).array.map { $0 < 0.5 } : GrabCut.frame(height: s, width: s)
     }
 
     /// Each of `masks` [B, 1, S, S] refined by its image of `images` [B, C, S, S] (0/1): by
